@@ -7,7 +7,7 @@ __all__ = ['WSOL_FILES', 'DataFormatError', 'load_rgb', 'WSOLSplit', 'read_wsol_
            'read_voc_xml', 'read_synsets', 'read_ilsvrc_val', 'find_splits', 'split_summary', 'metadata_table',
            'i2c_check_metadata']
 
-# %% ../nbs/00_data.ipynb #e40ccc81
+# %% ../nbs/00_data.ipynb #f26e3f27
 import os, re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -16,11 +16,11 @@ import numpy as np
 from PIL import Image
 from fastcore.script import call_parse
 
-# %% ../nbs/00_data.ipynb #440ba1be
+# %% ../nbs/00_data.ipynb #015783bf
 class DataFormatError(ValueError):
     "Bad input data; the message names the file, the 1-based line and the offending text where they apply."
 
-# %% ../nbs/00_data.ipynb #4205c23c
+# %% ../nbs/00_data.ipynb #1ed0a2f3
 def _bad(path,          # the file (or folder) at fault
          msg:str,       # what is wrong
          lineno=None,   # 1-based line number, if it applies
@@ -30,7 +30,7 @@ def _bad(path,          # the file (or folder) at fault
     where = f'{path}' + (f' line {lineno}' if lineno is not None else '')
     return DataFormatError(f'{where}: {msg}' + (f', got {text!r}' if text is not None else ''))
 
-# %% ../nbs/00_data.ipynb #fc23afc6
+# %% ../nbs/00_data.ipynb #1709eb2d
 def _open_image(path) -> Image.Image:
     "The image at `path` fully decoded in its own mode (so truncation fails here); DataFormatError if missing or corrupt."
     try:
@@ -46,7 +46,7 @@ def _to_8bit(im:Image.Image) -> Image.Image:
     if im.mode != 'F': a = a/257
     return Image.fromarray(a.round().clip(0, 255).astype(np.uint8), 'L')
 
-# %% ../nbs/00_data.ipynb #ee8d695a
+# %% ../nbs/00_data.ipynb #837cf70c
 def load_rgb(path) -> Image.Image:
     "The image at `path` as 8-bit RGB, any mode (L, CMYK, P, RGBA, 16-bit); alpha dropped. DataFormatError names the path."
     im = _open_image(path)
@@ -54,7 +54,7 @@ def load_rgb(path) -> Image.Image:
     elif im.mode in ('P', 'PA'): im = im.convert('RGBA')
     return im.convert('RGB')
 
-# %% ../nbs/00_data.ipynb #9634884c
+# %% ../nbs/00_data.ipynb #814b785f
 def _as_boxes(b,     # boxes of one image: (n,4) array-like, or empty
               i:int  # image index, for the message
              ) -> np.ndarray:
@@ -65,7 +65,7 @@ def _as_boxes(b,     # boxes of one image: (n,4) array-like, or empty
     if a.ndim != 2 or a.shape[1] != 4: raise DataFormatError(f'WSOLSplit: boxes of image {i} have shape {a.shape}, expected (n,4)')
     return a
 
-# %% ../nbs/00_data.ipynb #9ee1ed2a
+# %% ../nbs/00_data.ipynb #135aa8c9
 @dataclass
 class WSOLSplit:
     "One split of a WSOL dataset in memory, whatever format it was read from."
@@ -138,7 +138,7 @@ class WSOLSplit:
         return WSOLSplit([self.image_ids[i] for i in ii], self.labels[ii], self.sizes[ii], [self.boxes[i] for i in ii],
                          self.image_root, self.mask_root, self.class_names, self.name)
 
-# %% ../nbs/00_data.ipynb #6b49756a
+# %% ../nbs/00_data.ipynb #5328f6ad
 def _text_lines(path) -> list:
     "(line number, text) for each non-blank line of the text file `path`, stripped; CRLF and no final newline are fine."
     try: text = Path(path).read_text(encoding='utf-8')
@@ -147,7 +147,7 @@ def _text_lines(path) -> list:
     except OSError as e: raise _bad(path, f'cannot read ({e.strerror})') from None
     return [(i, s) for i, l in enumerate(text.splitlines(), 1) if (s := l.strip())]
 
-# %% ../nbs/00_data.ipynb #cb4cfde6
+# %% ../nbs/00_data.ipynb #c8bdb4a5
 def _parse_rows(path,       # a text file with one 'key,v1,..,vn' record per line
                 fields:str, # the expected fields, e.g. 'path,x0,y0,x1,y1' (its comma count gives n)
                 conv=int,   # conversion of each value field
@@ -170,7 +170,7 @@ def _converts(conv, s:str) -> bool:
     try: conv(s); return True
     except ValueError: return False
 
-# %% ../nbs/00_data.ipynb #6e0c5bd5
+# %% ../nbs/00_data.ipynb #68d804ff
 def _index_ids(path,  # the file listing the images
                rows   # its records, from `_parse_rows`
               ) -> dict:
@@ -202,7 +202,7 @@ def _per_image(path,      # a file with one record per image
                          f'{len(missing)} image(s) lack one')
     return vals, nos
 
-# %% ../nbs/00_data.ipynb #5e940bc9
+# %% ../nbs/00_data.ipynb #426d0a3c
 def _check_boxes(path,          # the file the boxes come from
                  boxes,         # (M,4) x0,y0,x1,y1
                  sizes,         # (M,2) (w,h) of each box's image
@@ -230,7 +230,7 @@ def _group_boxes(img,   # (M,) image position of each box
     b = np.asarray(boxes, np.float32).reshape(-1, 4)[order]
     return np.split(b, np.cumsum(np.bincount(img, minlength=n))[:-1])
 
-# %% ../nbs/00_data.ipynb #dccbd5b8
+# %% ../nbs/00_data.ipynb #ed9c970e
 WSOL_FILES = ('image_ids.txt', 'class_labels.txt', 'image_sizes.txt', 'localization.txt')
 
 def read_wsol_metadata(meta_dir,          # a wsolevaluation split folder holding the four metadata files
@@ -265,7 +265,7 @@ def read_wsol_metadata(meta_dir,          # a wsolevaluation split folder holdin
     return WSOLSplit([k for _, k, _, _ in ids], labels, sizes, _group_boxes(img, boxes, len(ids)),
                      image_root, mask_root, class_names, name if name is not None else '/'.join(meta.resolve().parts[-2:]))
 
-# %% ../nbs/00_data.ipynb #44c4bad0
+# %% ../nbs/00_data.ipynb #b9a87abe
 def _fmt_coord(v) -> str:
     "A coordinate as text: '12' when whole, else the shortest float32 repr ('12.5')."
     return str(int(v)) if float(v).is_integer() else np.format_float_positional(np.float32(v), trim='-')
@@ -281,7 +281,7 @@ def _wsol_texts(split:WSOLSplit) -> dict:
              'localization.txt': [f'{i},' + ','.join(map(_fmt_coord, b)) for i, bs in zip(ids, split.boxes) for b in bs.tolist()]}
     return {f: ''.join(l + '\n' for l in ls) for f, ls in lines.items()}
 
-# %% ../nbs/00_data.ipynb #3cd9fb18
+# %% ../nbs/00_data.ipynb #24c46bca
 def write_wsol_metadata(split:WSOLSplit, # the split to write
                         meta_dir         # destination folder (created if needed)
                        ) -> Path:
@@ -296,7 +296,7 @@ def write_wsol_metadata(split:WSOLSplit, # the split to write
         for t in tmps.values(): t.unlink(missing_ok=True)
     return meta
 
-# %% ../nbs/00_data.ipynb #37da4c3d
+# %% ../nbs/00_data.ipynb #00dcbba5
 def _image_size(path) -> tuple:
     "(w,h) of the image at `path`, from its header only; DataFormatError if missing or unreadable."
     try:
@@ -311,7 +311,7 @@ def _cub_classes(path) -> list:
         if i != str(k): raise _bad(path, f'expected class id {k} (ids 1..C in order)', no, line)
     return [v[0] for _, _, v, _ in rows]
 
-# %% ../nbs/00_data.ipynb #7a8ee619
+# %% ../nbs/00_data.ipynb #f461d001
 def read_cub(root,               # the CUB_200_2011 folder (images.txt, ..., images/)
              split:str='train',  # 'train', 'test' or 'all'
              tol:float=1.        # pixels a box may reach beyond its image
@@ -341,7 +341,7 @@ def read_cub(root,               # the CUB_200_2011 folder (images.txt, ..., ima
     return WSOLSplit([ids[i][2][0] for i in keep], [labels[i][0] - 1 for i in keep], sizes, [x[None] for x in b.astype(np.float32)],
                      root/'images', None, names, f'CUB/{split}')
 
-# %% ../nbs/00_data.ipynb #818a7d51
+# %% ../nbs/00_data.ipynb #5ae3f849
 def _xml_num(path, node, tag:str, where:str) -> float:
     "The number in child `tag` of `node`; DataFormatError naming `where` when missing or not a number."
     t = node.findtext(tag)
@@ -367,7 +367,7 @@ def read_voc_xml(path) -> tuple:
         objs.append((name, tuple(_xml_num(path, bb, t, f'object {k}') for t in ('xmin', 'ymin', 'xmax', 'ymax'))))
     return wh, objs
 
-# %% ../nbs/00_data.ipynb #a2388365
+# %% ../nbs/00_data.ipynb #287253d4
 def read_synsets(synsets) -> list:
     "wnids in class-index order, from a list or from a file with one 'wnid [description]' per line."
     if isinstance(synsets, (str, Path)): rows = [(no, s.split()[0]) for no, s in _text_lines(synsets)]
@@ -377,7 +377,7 @@ def read_synsets(synsets) -> list:
         if seen.setdefault(w, k) != k: raise _bad(synsets if no else 'synsets', 'duplicate synset', no, w)
     return [w for _, w in rows]
 
-# %% ../nbs/00_data.ipynb #cc1723ce
+# %% ../nbs/00_data.ipynb #18f2ab13
 def read_ilsvrc_val(ann_dir,          # folder of Pascal-VOC .xml files, one per image
                     image_root,       # folder the image ids are relative to
                     synsets,          # wnids in class-index order: a list, or a LOC_synset_mapping.txt-style file
@@ -400,7 +400,7 @@ def read_ilsvrc_val(ann_dir,          # folder of Pascal-VOC .xml files, one per
         ids.append(prefix + f.stem + ext); labels.append(cls[objs[0][0]]); sizes.append(wh); boxes.append(b)
     return WSOLSplit(ids, labels, sizes, boxes, image_root, None, wnids, name)
 
-# %% ../nbs/00_data.ipynb #93675445
+# %% ../nbs/00_data.ipynb #78396dea
 def find_splits(root) -> list:
     "Split folders under `root` (itself included): those holding an image_ids.txt, sorted."
     return sorted(p.parent for p in Path(root).rglob('image_ids.txt'))
@@ -418,7 +418,7 @@ def metadata_table(root) -> str:
         out.append(f"{nm:24}{c['images']:>8}{c['boxes']:>8}{c['classes']:>8}{c['multi_box']:>8}")
     return '\n'.join(out)
 
-# %% ../nbs/00_data.ipynb #a3f928a3
+# %% ../nbs/00_data.ipynb #f7759425
 @call_parse
 def i2c_check_metadata(root:str='../shared/data/wsol_metadata'): # folder searched for split folders (those with an image_ids.txt)
     "Read every wsolevaluation metadata split under `root` and print its counts; a bad file stops with its name and line."
