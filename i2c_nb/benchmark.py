@@ -261,4 +261,3 @@ def i2c_data(out:str=None,   # folder to build into (default: the cache, `bundle
         exp = expected_manifest()['sha256'] if (seed, size) == (0, 64) else None
         print('  files match the manifest:', ok, '' if exp is None else f'| matches the recorded build: {exp == m["sha256"]}')
         if not ok or (exp is not None and exp != m['sha256']): raise SystemExit(1)
-    return m
