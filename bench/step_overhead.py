@@ -1,10 +1,10 @@
 """Time a training step (forward, loss, backward, optimiser step) of the small network on the bundled
 benchmark, plain CAM against I2C (SC+GC), in the same run, and print the ratio I2C / plain.
 
-    python bench/step_overhead.py [--steps 30] [--rounds 5] [--threads 2] [--n-per-class 8]
+    python bench/step_overhead.py [--steps 20] [--rounds 3] [--threads 1] [--n-per-class 8]
 
-Steps of the two methods are interleaved in rounds (plain, I2C, plain, I2C, ...) on the same batches, so
-that machine noise hits both alike; the ratio of medians is reported. Goal (issue 4): I2C/plain <= 1.05.
+Steps of the two methods alternate one by one (plain, I2C, plain, I2C, ...) on the same batches, so that
+machine noise hits both alike; the ratio of the median step times is reported. Goal (issue 4): I2C/plain <= 1.05.
 """
 import argparse, statistics, time
 import numpy as np, torch
@@ -36,8 +36,8 @@ def step(net, obj, opt, x, y):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--steps', type=int, default=20); p.add_argument('--rounds', type=int, default=5)
-    p.add_argument('--threads', type=int, default=2); p.add_argument('--n-per-class', type=int, default=8)
+    p.add_argument('--steps', type=int, default=20); p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--threads', type=int, default=1); p.add_argument('--n-per-class', type=int, default=8)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     data = batches(a.n_per_class, a.steps)
@@ -46,13 +46,13 @@ if __name__ == '__main__':
         for x, y in data[:3]: step(*r, x, y)
     times = {m: [] for m in runs}
     for _ in range(a.rounds):
-        for m, r in runs.items():
-            t = time.perf_counter()
-            for x, y in data: step(*r, x, y)
-            times[m].append((time.perf_counter() - t) / len(data))
+        for x, y in data:
+            for m, r in runs.items():
+                t = time.perf_counter(); step(*r, x, y); times[m].append(time.perf_counter() - t)
     pm, im = statistics.median(times['plain']), statistics.median(times['sc+gc'])
     B = len(data[0][1])
     print(f'small_net, batch {B} (10 classes x {a.n_per_class}), 64 px, {a.threads} threads, {a.steps} steps x {a.rounds} rounds')
-    print(f'plain  step {pm*1e3:7.1f} ms  (rounds: ' + ', '.join(f'{t*1e3:.1f}' for t in times['plain']) + ')')
-    print(f'I2C    step {im*1e3:7.1f} ms  (rounds: ' + ', '.join(f'{t*1e3:.1f}' for t in times['sc+gc']) + ')')
+    q = lambda ts: ', '.join(f'{v*1e3:.0f}' for v in statistics.quantiles(ts, n=4))
+    print(f'plain  step median {pm*1e3:7.1f} ms  (quartiles {q(times["plain"])} ms)')
+    print(f'I2C    step median {im*1e3:7.1f} ms  (quartiles {q(times["sc+gc"])} ms)')
     print(f'I2C/plain step time: {im/pm:.3f}  (goal <= 1.05)')

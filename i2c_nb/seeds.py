@@ -51,8 +51,9 @@ def gather_seeds(features:Tensor,       # (B,D,h,w) backbone features F (attache
     "The feature vectors at the seeds: V[b,j] = F[b, :, idx[b,j] // w, idx[b,j] % w]."
     if features.ndim != 4 or idx.ndim != 2 or len(idx) != len(features):
         raise ValueError(f"expected features (B,D,h,w) and idx (B,k), got {tuple(features.shape)} and {tuple(idx.shape)}")
-    B, D = features.shape[:2]
-    return features.flatten(2).gather(2, idx[:, None, :].expand(B, D, idx.shape[1])).transpose(1, 2)
+    B, D, h, w = features.shape
+    rows = features.permute(0, 2, 3, 1).reshape(B, h * w, D)   # a view for channels-last features
+    return rows.gather(1, idx[:, :, None].expand(B, idx.shape[1], D))
 
 # %% ../nbs/03_seeds.ipynb #72a03643
 def seed_xy(idx:Tensor,                 # (B,k) flat positions into h*w
