@@ -1,0 +1,79 @@
+"""Speed of the box evaluator: wsolevaluation's per-threshold OpenCV loop (the reference) against the
+component-tree sweep of `i2c_nb.eval`, on realistic maps laid out on the real CUB test split.
+
+    python bench/eval_speed.py                       # all 5,794 CUB test images, step 0.01, sweep with 1 and 2 threads
+    python bench/eval_speed.py --n 500 --step 0.001 --threads 1
+
+One realistic 224x224 map per image (`i2c_nb.eval.realistic_maps`: a blob on the object box, weaker peaks on
+other parts, distractors, noise; drawn at 28x28, bicubic to 224, min-max normalised, as wsolevaluation makes its
+maps), from the split's image sizes and boxes (`../shared/data/wsol_metadata/CUB/test` beside the clone, or
+--metadata). Both evaluators start from the same float maps and original boxes (check, box rescaling, hits,
+counts: `BoxAccumulator(reference=True)` against `BoxAccumulator(threads=k)`); the reference runs V1 and V2 as
+two passes, as wsolevaluation does. Map generation is not timed. The script checks that every per-image,
+per-threshold hit and every number is identical (exit 1 otherwise) and prints per-map times and the ratio.
+The machine is shared: compare the ratio, measured in one run, not absolute times across runs.
+"""
+import argparse, json, os, sys, time
+from pathlib import Path
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+import numpy as np, cv2
+from i2c_nb.data import read_wsol_metadata
+from i2c_nb.eval import BoxAccumulator, realistic_maps, resize_boxes, box_hits, cam_thresholds, results_table
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_META = REPO.parent/'shared'/'data'/'wsol_metadata'/'CUB'/'test'
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--metadata', default=str(DEFAULT_META), help='wsolevaluation metadata split (default: %(default)s)')
+    ap.add_argument('--n', type=int, default=None, help='first N images only (default: all)')
+    ap.add_argument('--step', type=float, default=0.01, help='threshold step (default: %(default)s)')
+    ap.add_argument('--threads', default='1,2', help='thread counts for the sweep, comma-separated (default: %(default)s)')
+    ap.add_argument('--chunk', type=int, default=200, help='maps generated and evaluated at a time')
+    ap.add_argument('--seed', type=int, default=0, help='map generator seed')
+    ap.add_argument('--json', default=None, help='also write the timings and numbers here')
+    a = ap.parse_args()
+    meta = Path(a.metadata)
+    if not meta.is_dir(): sys.exit(f'eval_speed: no metadata folder {meta} (give --metadata)')
+    cv2.setNumThreads(1)
+    split = read_wsol_metadata(meta)
+    n = len(split) if a.n is None else min(a.n, len(split))
+    threads = [int(t) for t in a.threads.split(',')]
+    print(f'{meta}: {n} images; step {a.step} ({len(cam_thresholds(a.step))} thresholds); '
+          f'sweep threads {threads}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}')
+    warm = realistic_maps([resize_boxes(split.boxes[0], split.sizes[0])], seed=a.seed)
+    box_hits(warm, [resize_boxes(split.boxes[0], split.sizes[0])], cam_thresholds(0.5))     # compile (or load) the kernels
+
+    ref = BoxAccumulator(a.step, reference=True)
+    fast = {t: BoxAccumulator(a.step, threads=t) for t in threads}
+    t_ref, t_fast, t_gen = 0., {t: 0. for t in threads}, 0.
+    for s in range(0, n, a.chunk):
+        ii = np.arange(s, min(n, s + a.chunk))
+        boxes, sizes = [split.boxes[i] for i in ii], split.sizes[ii]
+        t0 = time.perf_counter()
+        maps = realistic_maps([resize_boxes(b, sz) for b, sz in zip(boxes, sizes)], seed=a.seed, start=s)
+        t_gen += time.perf_counter() - t0
+        t0 = time.perf_counter(); h_ref = ref.accumulate(maps, boxes, sizes); t_ref += time.perf_counter() - t0
+        for t in threads:
+            t0 = time.perf_counter(); h = fast[t].accumulate(maps, boxes, sizes); t_fast[t] += time.perf_counter() - t0
+            for name, x, y in zip(('V1', 'V2'), h, h_ref):
+                if not np.array_equal(x, y):
+                    i, k = [int(v[0]) for v in np.nonzero((x != y).any(-1))]
+                    sys.exit(f'MISMATCH ({name}, {t} threads): image {split.image_ids[ii[i]]!r}, tau {cam_thresholds(a.step)[k]}')
+        print(f'  {ii[-1] + 1:5d}/{n}: reference {t_ref / (ii[-1] + 1) * 1e3:.2f} ms/map, '
+              + ', '.join(f'sweep x{t} {t_fast[t] / (ii[-1] + 1) * 1e3:.3f} ms/map' for t in threads), flush=True)
+    res = ref.compute()
+    for t in threads:
+        if fast[t].compute() != res: sys.exit(f'MISMATCH in the final numbers ({t} threads)')
+    print(f'\nidentical: every hit of {n} images x {len(ref.thresholds)} thresholds x {len(ref.iou_thresholds)} IoUs, V1 and V2, and every number')
+    print(f'map generation (not timed in the comparison): {t_gen / n * 1e3:.2f} ms/map')
+    print(f'reference (OpenCV loop, V1 + V2): {t_ref / n * 1e3:.2f} ms/map, {t_ref:.1f} s in all')
+    for t in threads:
+        print(f'sweep, {t} thread(s):             {t_fast[t] / n * 1e3:.3f} ms/map, {t_fast[t]:.2f} s in all: {t_ref / t_fast[t]:.1f}x faster')
+    print('\n' + results_table(res))
+    if a.json:
+        Path(a.json).write_text(json.dumps(dict(n=n, step=a.step, ms_per_map_reference=t_ref / n * 1e3,
+                                                ms_per_map_sweep={str(t): t_fast[t] / n * 1e3 for t in threads},
+                                                ratio={str(t): t_ref / t_fast[t] for t in threads}, results=res), indent=1))
+
+if __name__ == '__main__': main()

@@ -1,0 +1,66 @@
+"i2c-evaluate on a folder of score maps written here: wsolevaluation's layout, JSON keys, errors, nothing written on failure."
+import json, os, subprocess
+import numpy as np, pytest
+from PIL import Image
+from i2c_nb.data import WSOLSplit, write_wsol_metadata
+from i2c_nb.eval import realistic_maps, resize_boxes, evaluate_boxes
+
+@pytest.fixture
+def folder(tmp_path):
+    g = np.random.default_rng(0)
+    n = 25
+    ids = [f'{c:03d}.Bird/img_{i:02d}.jpg' for i, c in enumerate(g.integers(1, 4, n))]
+    sizes = g.integers(100, 400, (n, 2))
+    boxes = [np.array([[s[0] // 5, s[1] // 6, s[0] - 5, s[1] - 8]]) for s in sizes]
+    boxes[3] = np.vstack([boxes[3], [[1, 1, 20, 20]]])                      # several boxes for one image
+    split = WSOLSplit(ids, g.integers(0, 3, n), sizes, boxes, name='toy')
+    write_wsol_metadata(split, tmp_path/'meta')
+    maps = realistic_maps([resize_boxes(b, s) for b, s in zip(boxes, sizes)], seed=1).astype(np.float64)
+    for i, (iid, m) in enumerate(zip(ids, maps)):
+        (tmp_path/'maps'/iid).parent.mkdir(parents=True, exist_ok=True)
+        name = iid + '.npy' if i % 2 else iid[:-4] + '.npy'            # both layouts: x.jpg.npy and x.npy
+        np.save(tmp_path/'maps'/name, m)
+        mk = np.zeros((sizes[i][1], sizes[i][0]), np.uint8); b = boxes[i][0]; mk[b[1]:b[3], b[0]:b[2]] = 255
+        (tmp_path/'masks'/iid).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mk).save((tmp_path/'masks'/iid).with_suffix('.png'))
+    return tmp_path, split, maps
+
+def run(*args):
+    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+    return subprocess.run(['i2c-evaluate', *map(str, args)], capture_output=True, text=True, env=env)
+
+def test_cli_numbers_and_json(folder):
+    d, split, maps = folder
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--masks', d/'masks', '--json', d/'out'/'res.json', '--quiet')
+    assert r.returncode == 0, r.stderr
+    res = json.loads((d/'out'/'res.json').read_text())
+    assert {'n_images', 'step', 'MaxBoxAcc', 'MaxBoxAccV2', 'V1', 'V2', 'best_threshold', 'PxAP'} <= set(res)
+    assert res['n_images'] == 25 and res['step'] == 0.01
+    assert set(res['V1']) == {'30', '50', '70'} and set(res['best_threshold']) == {'V1', 'V2'}
+    ref = evaluate_boxes(maps, split.boxes, split.sizes)
+    assert {k: v for k, v in res.items() if k != 'PxAP'} == ref
+    assert 'MaxBoxAcc' in r.stdout and 'PxAP' in r.stdout
+
+def test_cli_step(folder):
+    d, split, maps = folder
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--step', '0.001', '--json', d/'res.json', '--quiet')
+    assert r.returncode == 0, r.stderr
+    assert json.loads((d/'res.json').read_text()) == evaluate_boxes(maps, split.boxes, split.sizes, step=0.001)
+
+def test_cli_missing_map(folder):
+    d, split, _ = folder
+    iid = split.image_ids[5]
+    (d/'maps'/(iid + '.npy')).unlink()
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--json', d/'res.json', '--quiet')
+    assert r.returncode != 0
+    assert f'no score map for image {iid!r}' in r.stderr and str(d/'maps'/(iid + '.npy')) in r.stderr
+    assert not (d/'res.json').exists()
+
+def test_cli_invalid_map(folder):
+    d, split, maps = folder
+    iid = split.image_ids[2]
+    bad = maps[2].copy(); bad[0, 0] = 1.5
+    np.save(d/'maps'/(iid[:-4] + '.npy'), bad)
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--json', d/'res.json', '--quiet')
+    assert r.returncode != 0 and f'image {iid!r} has values outside [0,1]' in r.stderr
+    assert not (d/'res.json').exists()
