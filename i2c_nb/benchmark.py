@@ -162,7 +162,12 @@ def build_benchmark(root:Path|str, # folder to create (must not exist; built in 
                         counts=counts, classes=CLASS_NAMES, sha256=total, split_sha256=sums,
                         seconds=round(time.time() - t0, 1))
         (tmp/'manifest.json').write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, root)
+        try: os.replace(tmp, root)
+        except OSError:
+            # another process finished the same build first (e.g. two test workers on a fresh machine): keep theirs
+            if not (root/'manifest.json').exists(): raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            return json.loads((root/'manifest.json').read_text())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
     return manifest
