@@ -270,11 +270,8 @@ def _evaluator():
         return ev if hasattr(ev, 'evaluate_boxes') else None
     except ImportError: return None
 
-def box_metrics(pred:dict,           # from `predict`
-                split:WSOLSplit,     # the split predicted (boxes, sizes)
-                step:float=0.01)->dict:  # threshold step
-    "wsolevaluation's MaxBoxAcc (V1, IoU 0.5), MaxBoxAccV2 and their best thresholds on this split (%), from `i2c_nb.eval.evaluate_boxes`."
-    acc = box_accumulator(pred, split, step)
+def box_metrics(acc)->dict:   # a filled `BoxAccumulator` (from `box_accumulator`), or None
+    "wsolevaluation's MaxBoxAcc (V1, IoU 0.5), MaxBoxAccV2 and their best thresholds on this split (%), from `i2c_nb.eval`."
     if acc is None: return {}
     r = acc.compute()
     return {k: r[k] for k in ('MaxBoxAcc', 'MaxBoxAccV2', 'V1', 'V2', 'best_threshold') if k in r}
@@ -409,16 +406,16 @@ def _stage_file(name:str)->str: return name.replace('+', '_') + '.pt'
 def _stage_key(name:str)->int: return 0 if name == 'warmup' else 1
 
 def evaluate(model:nn.Module, data:Data, split:str, cfg:TrainConfig)->tuple:
-    "`(metrics, predictions)` of `model` on `split`: top-1/top-5 (%) and the box metrics of `box_metrics`."
+    "`(metrics, predictions)` of `model` on `split`: top-1/top-5 (%) and the box metrics of `box_metrics` (its accumulator in `predictions['box_acc']`)."
     pred = predict(model, data, split, cfg.amp)
-    return {**classification_metrics(pred), **box_metrics(pred, data.splits[split], cfg.step)}, pred
+    pred['box_acc'] = box_accumulator(pred, data.splits[split], cfg.step)
+    return {**classification_metrics(pred), **box_metrics(pred['box_acc'])}, pred
 
 def final_metrics(model:nn.Module, data:Data, cfg:TrainConfig)->dict:
     "A stage's final model on `val` and `test`, plus the paper's localization on `test` with the threshold chosen on `val`."
     val, vp = evaluate(model, data, 'val', cfg)
     test, tp = evaluate(model, data, 'test', cfg)
-    va, ta = box_accumulator(vp, data.splits['val'], cfg.step), box_accumulator(tp, data.splits['test'], cfg.step)
-    at_val = boxacc_at_val_threshold(va, ta) if va is not None else {}
+    at_val = boxacc_at_val_threshold(vp['box_acc'], tp['box_acc']) if vp['box_acc'] is not None else {}
     return dict(val=val, test=test, test_at_val=at_val, loc=paper_localization(vp, tp, data))
 
 def _sync_buffers(model:nn.Module):
