@@ -1,79 +1,95 @@
-"""Training-step speed of I2C: ResNet50 at output stride 8, 224 px, batch 80 (40 classes x 2), synthetic tensors.
+"""Training speed of the real loop: `i2c_nb.train.train_epoch` on synthetic in-memory tensors, ResNet50 at output stride 8,
+224 px, the paper's batch (40 classes x 2 = 80 images), 1000 classes, head width 1024.
 
-One run times four cases: fp32 eager (the authors' way) and the optimised path (bf16 autocast, channels_last,
-cudnn.benchmark, torch.compile), each with the plain loss and with I2C (SC+GC). It prints images/s, the ratios
-optimised/fp32 (goal >= 3x) and I2C/plain step time (goal <= 1.05), and an estimate of model FLOP utilisation.
+One run times four cases with the same code path the runs use: fp32 eager (the authors' way: no autocast, NCHW, no
+compile) and the optimised path (bf16 autocast, channels_last, cudnn.benchmark, torch.compile), each with the plain loss
+and with I2C (SC+GC). A first epoch warms up (compilation, cuDNN autotuning); the second is timed. It prints images/s,
+peak GPU memory, the ratios optimised / fp32 (goal >= 3x) and I2C / plain step time (goal <= 1.05), the model FLOP
+utilisation of the optimised path against the GPU's dense bf16 peak (goal >= 35%), and what that means per epoch of
+CUB-200-2011 (5,994 training images) and ImageNet (1,281,167): compute only, data loading not included.
 
-    python bench/train_speed.py                     # on a GPU: the real measurement
-    python bench/train_speed.py --small             # CPU smoke run at a reduced size (no GPU figures)
+    python bench/train_speed.py                   # on a GPU: the real measurement
+    python bench/train_speed.py --small           # CPU smoke run at a reduced size (the code path, not the GPU figures)
 """
-import argparse, time
-import torch
-from i2c_nb.model import WSOLNet, backbone, count_macs, paper_sgd
-from i2c_nb.objective import I2CObjective
+import argparse, math, time
+import numpy as np, torch
+from i2c_nb.data import WSOLSplit
+from i2c_nb.config import get_config, Stage
+from i2c_nb.pipeline import Data
+from i2c_nb.model import count_macs
+from i2c_nb.train import build_model, build_objective, build_optimizer, train_epoch
 
-PEAK_BF16_TFLOPS = {'H100': 989., 'H200': 989., 'A100': 312., 'L4': 121., 'A10': 125.}   # dense bf16 tensor-core peaks
+PEAK_BF16_TFLOPS = {'H100': 989., 'H200': 989., 'B200': 2250., 'A100': 312., 'L40S': 362., 'L4': 121., 'A10': 125.}  # dense
 
 
-def make(args, device, optimised):
+def synthetic_data(cfg, steps:int, n_classes:int, device)->Data:
+    "`steps` batches of random uint8 images in memory, `cfg.classes_per_batch` x `cfg.images_per_class` each."
+    c = cfg.classes_per_batch; n = c * cfg.images_per_class * steps
+    labels = np.arange(n) % c
+    split = WSOLSplit([f'{i}.jpg' for i in range(n)], labels, np.full((n, 2), cfg.crop), [np.zeros((0, 4))] * n,
+                      class_names=[str(i) for i in range(n_classes)], name='synthetic')
+    imgs = torch.randint(0, 256, (n, 3, cfg.crop, cfg.crop), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return Data(cfg, splits=dict(train=split, val=split, test=split), device=device, images=dict(train=imgs), info={})
+
+
+def time_case(cfg, data, method:str, device)->tuple:
+    "(seconds per step, peak memory in GB) of the second epoch of `train_epoch`."
     torch.manual_seed(0)
-    model = WSOLNet(backbone(args.backbone), args.classes, width=args.width).to(device)
-    if optimised: model = model.to(memory_format=torch.channels_last)
-    net = torch.compile(model) if optimised and args.compile and device.type == 'cuda' else model
-    return model, net
-
-
-def time_case(args, device, optimised, method):
-    model, net = make(args, device, optimised)
-    obj = I2CObjective(args.classes, model.backbone.out_dim, method=method).to(device)
-    opt = paper_sgd(model, 1e-3)
-    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
-    if optimised: x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.arange(args.batch, device=device) // 2 % args.classes          # 40 classes x 2, pairs adjacent
-    amp = torch.autocast('cuda', dtype=torch.bfloat16) if optimised and device.type == 'cuda' else torch.autocast('cpu', enabled=False)
-    def step():
-        with amp: o = net(x)
-        loss = obj(o.logits.float(), o.maps.float(), o.feats, y)['loss']
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-    for _ in range(args.warmup): step()
-    if device.type == 'cuda': torch.cuda.synchronize()
+    model = build_model(cfg, data.n_classes).to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
+    obj = build_objective(cfg, method, data.n_classes, model.backbone.out_dim).to(device)
+    sampler = data.sampler()
+    opt, sched = build_optimizer(cfg, model, obj, Stage(method, method, 2, cfg.lr, None, 0), len(sampler))
+    net = torch.compile(model) if cfg.compile else model
+    _, step, _ = train_epoch(net, obj, opt, sched, data, sampler, cfg, (1, method), 0)
+    if device.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
-    for _ in range(args.steps): step()
+    train_epoch(net, obj, opt, sched, data, sampler, cfg, (1, method), 1, step)
     if device.type == 'cuda': torch.cuda.synchronize()
-    dt = (time.perf_counter() - t) / args.steps
-    macs = count_macs(model, (1, 3, args.size, args.size))
-    return dt, macs
+    dt = (time.perf_counter() - t) / len(sampler)
+    return dt, (torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else float('nan'))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--backbone', default='resnet50'); p.add_argument('--size', type=int, default=224)
-    p.add_argument('--batch', type=int, default=80); p.add_argument('--classes', type=int, default=1000)
-    p.add_argument('--width', type=int, default=1024)
-    p.add_argument('--steps', type=int, default=20); p.add_argument('--warmup', type=int, default=5)
+    p.add_argument('--classes', type=int, default=1000); p.add_argument('--steps', type=int, default=20)
     p.add_argument('--no-compile', dest='compile', action='store_false')
-    p.add_argument('--small', action='store_true', help='CPU smoke run: 64 px, batch 8 (4 classes x 2), 2 steps')
-    args = p.parse_args()
-    if args.small: args.size, args.batch, args.steps, args.warmup, args.classes, args.width = 64, 8, 2, 1, 10, 256
-    device = torch.device(args.device)
+    p.add_argument('--small', action='store_true', help='CPU smoke run: 64 px, 4 classes x 2, 10 classes, width 128, 2 steps')
+    a = p.parse_args()
+    device = torch.device(a.device)
+    kw = dict(backbone=a.backbone, weights='none', crop=a.size, resize=a.size, in_memory=True, norm_stats='imagenet', device=str(device),
+              progress=False, log_every=10**9, classes_per_batch=40, images_per_class=2, width=1024)
+    if a.small: a.size, a.steps, a.classes = 64, 2, 10; kw.update(crop=64, resize=64, classes_per_batch=4, width=128)
     if device.type == 'cuda': torch.backends.cudnn.benchmark = True
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU (no GPU: the optimised path equals fp32 eager here)'
-    print(f"{args.backbone} stride 8, {args.size} px, batch {args.batch}, {args.steps} timed steps on {name}")
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU (bf16 autocast and compile are CUDA-only: both paths are fp32 eager here)'
+    base = get_config('ilsvrc-resnet50', **kw)
+    cases = {'fp32 eager': dict(amp=False, channels_last=False, compile=False),
+             'optimised': dict(amp=True, channels_last=True, compile=a.compile and device.type == 'cuda')}
+    data = synthetic_data(base, a.steps, a.classes, device)
+    batch = base.classes_per_batch * base.images_per_class
+    print(f"{a.backbone} stride 8, {a.size} px, batch {batch}, {a.steps} timed steps per case on {name}")
     res = {}
-    for optimised in (False, True):
+    for case, o in cases.items():
+        cfg = get_config('ilsvrc-resnet50', **kw, **o)
+        data.cfg = cfg
         for method in ('plain', 'sc+gc'):
-            dt, macs = time_case(args, device, optimised, method)
-            res[optimised, method] = dt
-            print(f"  {'optimised' if optimised else 'fp32 eager':10s} {method:6s}: {dt*1e3:8.1f} ms/step  {args.batch/dt:8.1f} images/s", flush=True)
-    print(f"optimised / fp32 eager (plain): {res[False, 'plain'] / res[True, 'plain']:.2f}x   (goal >= 3)")
-    print(f"I2C / plain step time (optimised): {res[True, 'sc+gc'] / res[True, 'plain']:.3f}   (goal <= 1.05)")
-    print(f"I2C / plain step time (fp32 eager): {res[False, 'sc+gc'] / res[False, 'plain']:.3f}")
-    flops = 3 * 2 * macs * args.batch            # forward + backward ~ 3x the forward's 2 FLOPs per MAC
+            dt, mem = time_case(cfg, data, method, device)
+            res[case, method] = dt
+            m = f"{mem:6.1f} GB" if mem == mem else 'n/a (CPU)'
+            print(f"  {case:10s} {method:6s}: {dt*1e3:8.1f} ms/step  {batch/dt:8.1f} images/s  peak memory {m}", flush=True)
+    print(f"optimised / fp32 eager (I2C): {res['fp32 eager', 'sc+gc'] / res['optimised', 'sc+gc']:.2f}x   (goal >= 3)")
+    print(f"I2C / plain step time (optimised): {res['optimised', 'sc+gc'] / res['optimised', 'plain']:.3f}   (goal <= 1.05)")
+    print(f"I2C / plain step time (fp32 eager): {res['fp32 eager', 'sc+gc'] / res['fp32 eager', 'plain']:.3f}")
+    macs = count_macs(build_model(base, a.classes), (1, 3, a.size, a.size))
+    flops = 3 * 2 * macs * batch                 # forward + backward ~ 3x the forward's 2 FLOPs per multiply-accumulate
     peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if device.type == 'cuda' and k in name), None)
-    tf = flops / res[True, 'plain'] / 1e12
-    print(f"model FLOPs per step {flops/1e12:.2f} TFLOP; optimised plain: {tf:.1f} TFLOP/s" +
-          (f", MFU {tf/peak*100:.0f}% of {peak:.0f} TFLOP/s bf16" if peak else " (no known GPU peak: MFU not estimated)"))
+    tf = flops / res['optimised', 'sc+gc'] / 1e12
+    print(f"model FLOPs per step {flops/1e12:.3f} TFLOP; optimised I2C: {tf:.1f} TFLOP/s" +
+          (f", MFU {tf/peak*100:.0f}% of {peak:.0f} TFLOP/s dense bf16 (goal >= 35%)" if peak else " (no known GPU peak: MFU not estimated)"))
+    for what, n in (('CUB-200-2011', 5994), ('ImageNet', 1281167)):
+        s = math.ceil(n / batch) * res['optimised', 'sc+gc']
+        print(f"one {what} epoch ({n:,} images) at this speed: {s/60:.1f} min of compute on one device")
 
 
 if __name__ == '__main__': main()

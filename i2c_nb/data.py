@@ -96,7 +96,12 @@ class WSOLSplit:
     def __len__(self): return len(self.image_ids)
     def __repr__(self):
         c = self.counts()
-        return f"WSOLSplit({self.name!r}: {c['images']} images, {c['boxes']} boxes, {c['classes']} classes)"
+        return f"WSOLSplit({self.name!r}: {c['images']} images, {c['boxes']} boxes, {c['classes']} classes{', weak labels' * self.weak})"
+
+    @property
+    def weak(self) -> bool:
+        "True for a weak-label split: it has images and none of them has a box (image-level labels only)."
+        return len(self) > 0 and not any(len(b) for b in self.boxes)
 
     @property
     def n_classes(self) -> int:
@@ -247,17 +252,18 @@ def read_wsol_metadata(meta_dir,          # a wsolevaluation split folder holdin
     ids = _parse_rows(fi, 'path', str)
     index = _index_ids(fi, ids)
     labels, lab_nos = _per_image(fl, _parse_rows(fl, 'path,label'), index, fi, ids, 'label')
-    sizes, size_nos = _per_image(fs, _parse_rows(fs, 'path,w,h'), index, fi, ids, 'size')
+    size_rows, loc = _parse_rows(fs, 'path,w,h'), _parse_rows(fb, 'path,x0,y0,x1,y1', float)
+    unsized = not size_rows and not loc      # a weak-label split: no box, so sizes may be unknown (stored as 0,0)
+    sizes, size_nos = ([(0, 0)]*len(ids), None) if unsized else _per_image(fs, size_rows, index, fi, ids, 'size')
     labels, sizes = np.array([v[0] for v in labels], np.int64).reshape(-1), np.array(sizes, np.int64).reshape(-1, 2)
     hi = len(class_names) if class_names is not None else np.inf
     bad = (labels < 0) | (labels >= hi)
     if bad.any():
         i = int(bad.argmax())
         raise _bad(fl, 'negative label' if labels[i] < 0 else f'label outside 0..{hi - 1}', lab_nos[i], f'{ids[i][1]},{labels[i]}')
-    if (sizes <= 0).any():
+    if not unsized and (sizes <= 0).any():
         i = int((sizes <= 0).any(1).argmax())
         raise _bad(fs, 'image size must be positive', size_nos[i], f'{ids[i][1]},{sizes[i, 0]},{sizes[i, 1]}')
-    loc = _parse_rows(fb, 'path,x0,y0,x1,y1', float)
     img = [index.get(k, -1) for _, k, _, _ in loc]
     if -1 in img: j = img.index(-1); raise _bad(fb, f'image id not in {fi.name}', loc[j][0], loc[j][1])
     boxes = np.array([v for _, _, v, _ in loc], np.float64).reshape(-1, 4)
@@ -277,7 +283,7 @@ def _wsol_texts(split:WSOLSplit) -> dict:
     ids = split.image_ids
     lines = {'image_ids.txt': ids,
              'class_labels.txt': [f'{i},{y}' for i, y in zip(ids, split.labels.tolist())],
-             'image_sizes.txt': [f'{i},{w},{h}' for i, (w, h) in zip(ids, split.sizes.tolist())],
+             'image_sizes.txt': [f'{i},{w},{h}' for i, (w, h) in zip(ids, split.sizes.tolist())] if split.sizes.any() else [],
              'localization.txt': [f'{i},' + ','.join(map(_fmt_coord, b)) for i, bs in zip(ids, split.boxes) for b in bs.tolist()]}
     return {f: ''.join(l + '\n' for l in ls) for f, ls in lines.items()}
 

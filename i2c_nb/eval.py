@@ -4,54 +4,28 @@
 
 # %% ../nbs/06_eval.ipynb #b7a5d2fe
 from __future__ import annotations
-import json as _json, os, time
+import json as _json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, cv2, torch
-from numba import njit
-from fastcore.script import call_parse
+from fastcore.basics import patch, store_attr
 from .data import WSOLSplit, read_wsol_metadata, DataFormatError
 from .cam import localization_maps, PAPER_MAPS
 
 # %% auto #0
-__all__ = ['RESIZE_LENGTH', 'IOU_THRESHOLDS', 'cam_thresholds', 'resize_boxes', 'box_iou', 'check_scoremaps', 'scoremap_boxes',
-           'reference_box_hits', 'neighbour_tables', 'default_threads', 'box_classes', 'box_hits', 'realistic_maps',
-           'BoxAccumulator', 'evaluate_boxes', 'plot_box_acc', 'masks_to_length', 'pxap_histograms', 'pxap',
-           'paper_box_hits', 'loc_accuracy', 'paper_protocol', 'scoremap_path', 'load_scoremaps', 'results_table',
-           'evaluate_folder', 'i2c_evaluate']
+__all__ = ['check_scoremaps', 'BoxAccumulator', 'evaluate_boxes', 'plot_box_acc', 'masks_to_length', 'pxap_histograms', 'pxap',
+           'paper_box_hits', 'loc_accuracy', 'paper_protocol', 'boxacc_at_val_threshold', 'LocAccumulator',
+           'paper_protocol_counts', 'scoremap_path', 'load_scoremaps', 'results_table', 'at_val_table',
+           'accumulate_folder', 'evaluate_folder', 'i2c_evaluate', 'RESIZE_LENGTH', 'IOU_THRESHOLDS', 'cam_thresholds',
+           'resize_boxes', 'box_iou', 'scoremap_boxes', 'reference_box_hits', 'default_threads', 'box_classes',
+           'box_hits', 'realistic_maps']
 
-# %% ../nbs/06_eval.ipynb #a04b8720
-RESIZE_LENGTH = 224              # wsolevaluation's score-map side
-IOU_THRESHOLDS = (30, 50, 70)    # wsolevaluation's IoU thresholds delta, in percent
-
-def cam_thresholds(step:float=0.01 # 0.01 in wsolevaluation's command line, 0.001 in its training code
-                  ) -> np.ndarray:   # (T,) float64: np.arange(0, 1, step), as wsolevaluation builds it
-    "The grid of score-map thresholds tau."
-    if not 0 < step < 1: raise ValueError(f'step must be in (0, 1), got {step}')
-    return np.arange(0, 1, step)
-
-def resize_boxes(boxes,                 # (n,4) boxes x0,y0,x1,y1 in original pixels
-                 size,                  # original image size (w,h)
-                 length:int=RESIZE_LENGTH  # side of the score maps
-                ) -> np.ndarray:        # (n,4) int64 boxes in score-map pixels
-    "Ground-truth boxes rescaled to a `length x length` map as wsolevaluation does: `int(x * length / w)`."
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    w, h = map(float, size)
-    return (b * np.array([length, length, length, length]) / np.array([w, h, w, h])).astype(np.int64)
-
-def box_iou(a,   # (n,4) boxes x0,y0,x1,y1 (inclusive pixel coordinates)
-            b    # (m,4) boxes
-           ) -> np.ndarray:  # (n,m) float64 IoU with the +1 convention; 0 where the union is degenerate
-    "IoU of every box of `a` with every box of `b`, wsolevaluation's `calculate_multiple_iou`."
-    a = np.asarray(a, np.int64).reshape(-1, 1, 4); b = np.asarray(b, np.int64).reshape(1, -1, 4)
-    iw = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1)
-    ih = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1)
-    inter = iw * ih
-    union = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1) + (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1) - inter
-    bad = union <= 0
-    iou = inter / np.where(bad, 1, union)
-    iou[bad] = 0
-    return iou
+# %% ../nbs/06_eval.ipynb #612ef674
+from .fast_eval import (   # the protocol's small functions, the reference and the fast evaluator: appendix 06a
+    RESIZE_LENGTH, IOU_THRESHOLDS, cam_thresholds, resize_boxes, box_iou, scoremap_boxes, reference_box_hits,
+    default_threads, box_classes, box_hits, realistic_maps)
+_all_ = ['RESIZE_LENGTH', 'IOU_THRESHOLDS', 'cam_thresholds', 'resize_boxes', 'box_iou', 'scoremap_boxes', 'reference_box_hits',
+         'default_threads', 'box_classes', 'box_hits', 'realistic_maps']   # `i2c_nb.eval` gives them too
 
 # %% ../nbs/06_eval.ipynb #f6d69f94
 def check_scoremaps(maps,                   # (N,H,W) float score maps (numpy or torch)
@@ -74,476 +48,6 @@ def check_scoremaps(maps,                   # (N,H,W) float score maps (numpy or
             raise DataFormatError(f'score map of image {name(i)} {what}')
     return m
 
-# %% ../nbs/06_eval.ipynb #e00d60e9
-def scoremap_boxes(scoremap,                 # (H,W) float map in [0,1]
-                   thresholds,               # (T,) thresholds tau in [0,1)
-                   multi_contour:bool=False  # False: the largest contour (V1); True: every contour (V2)
-                  ) -> list:                 # T int64 arrays (n_k,4) of boxes x0,y0,x1,y1
-    "wsolevaluation's boxes of one score map at each threshold, with OpenCV: the reference."
-    h, w = scoremap.shape
-    img = (np.asarray(scoremap, np.float64) * 255).astype(np.uint8)
-    out = []
-    for tau in thresholds:
-        _, fg = cv2.threshold(img, int(tau * np.max(img)), 255, cv2.THRESH_BINARY)
-        contours = cv2.findContours(fg, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
-        if len(contours) == 0: out.append(np.zeros((1, 4), np.int64)); continue
-        if not multi_contour: contours = [max(contours, key=cv2.contourArea)]
-        boxes = []
-        for c in contours:
-            x, y, bw, bh = cv2.boundingRect(c)
-            boxes.append([x, y, min(x + bw, w - 1), min(y + bh, h - 1)])
-        out.append(np.array(boxes, np.int64))
-    return out
-
-# %% ../nbs/06_eval.ipynb #767c4b76
-def _hits_from_boxes(boxes_per_tau:list, gt:np.ndarray, deltas:np.ndarray) -> np.ndarray:
-    "(T,K) bool: best IoU of each threshold's boxes with `gt` >= each delta."
-    n = [len(b) for b in boxes_per_tau]
-    best = box_iou(np.concatenate(boxes_per_tau), gt).max(1)
-    per_tau = np.maximum.reduceat(best, np.cumsum([0] + n[:-1]))
-    return per_tau[:, None] >= deltas[None]
-
-def reference_box_hits(maps,                        # (N,H,W) float score maps in [0,1]
-                       gt_boxes:list,               # N int arrays (n_i,4), boxes in map pixels (`resize_boxes`)
-                       thresholds,                  # (T,) thresholds tau
-                       iou_thresholds=IOU_THRESHOLDS  # K IoU thresholds delta in percent
-                      ) -> tuple:                   # V1 hits (N,T,K) bool, V2 hits (N,T,K) bool
-    "Per map, threshold and delta: is the image correct? wsolevaluation's per-threshold OpenCV loop (the reference)."
-    deltas = np.array([d / 100 for d in iou_thresholds])
-    out = []
-    for multi in (False, True):
-        out.append(np.stack([_hits_from_boxes(scoremap_boxes(m, thresholds, multi), np.asarray(g).reshape(-1, 4), deltas)
-                             for m, g in zip(maps, gt_boxes)]) if len(maps) else np.zeros((0, len(thresholds), len(deltas)), bool))
-    return tuple(out)
-
-# %% ../nbs/06_eval.ipynb #bb0904bc
-_RING = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]   # (dy,dx): NW N NE E SE S SW W
-
-def _quad_chi4(tl, tr, bl, br) -> int:
-    "4 x the Euler-number contribution (8-connected foreground) of one 2x2 window."
-    n = tl + tr + bl + br
-    return 1 if n == 1 else -1 if n == 3 else -2 if (n == 2 and tl == br) else 0
-
-def neighbour_tables() -> np.ndarray:
-    "(7,256) int64: per neighbour pattern, the number of groups, the change of 2*Phi and of 4*Euler, the first neighbour of each group (4 rows)."
-    t = np.zeros((7, 256), np.int64)
-    for m in range(256):
-        a = [(m >> j) & 1 for j in range(8)]
-        lab = list(range(8))
-        def root(j):
-            while lab[j] != j: j = lab[j]
-            return j
-        for i in range(8):
-            for j in range(i + 1, 8):
-                if a[i] and a[j] and max(abs(_RING[i][0] - _RING[j][0]), abs(_RING[i][1] - _RING[j][1])) == 1: lab[root(j)] = root(i)
-        groups = sorted({root(j) for j in range(8) if a[j]})
-        nw, n, ne, e, se, s, sw, w = a
-        t[0, m] = len(groups)
-        t[1, m] = (nw + n + w >= 2) + (n + ne + e >= 2) + (w + sw + s >= 2) + (e + s + se >= 2)
-        t[2, m] = sum(_quad_chi4(*q1) - _quad_chi4(*q0) for q0, q1 in
-                      [((nw, n, w, 0), (nw, n, w, 1)), ((n, ne, 0, e), (n, ne, 1, e)), ((w, 0, sw, s), (w, 1, sw, s)), ((0, e, s, se), (1, e, s, se))])
-        t[3:3 + len(groups), m] = groups
-    return t
-
-_TABLES = neighbour_tables()
-
-# %% ../nbs/06_eval.ipynb #7b5a631a
-@njit(cache=True, inline='always')
-def _find(par, i):
-    "Root of `i`, halving the path."
-    while par[i] != i:
-        par[i] = par[par[i]]
-        i = par[i]
-    return i
-
-@njit(cache=True)
-def _box_class(x0, y0, x1, y1, gt, g0, g1, deltas):
-    "Number of IoU thresholds reached by the best IoU of box (x0,y0,x1,y1) with gt[g0:g1] (+1 convention)."
-    best = 0.0
-    a = (x1 - x0 + 1) * (y1 - y0 + 1)
-    for g in range(g0, g1):
-        iw = min(x1, gt[g, 2]) - max(x0, gt[g, 0]) + 1
-        ih = min(y1, gt[g, 3]) - max(y0, gt[g, 1]) + 1
-        inter = max(0, iw) * max(0, ih)
-        den = a + (gt[g, 2] - gt[g, 0] + 1) * (gt[g, 3] - gt[g, 1] + 1) - inter
-        iou = inter / den if den > 0 else 0.0
-        if iou > best: best = iou
-    c = 0
-    for d in deltas:
-        if best >= d: c += 1
-    return c
-
-@njit(cache=True)
-def _bands(u, lut, nl, bp, order, bst):
-    "Band of each pixel (levels below its value) into the padded `bp`; order[bst[j]:bst[j+1]] = band-j pixels, raster order."
-    H, W = u.shape; Wp = W + 2
-    bst[:nl + 2] = 0
-    for y in range(H):
-        b = (y + 1) * Wp + 1
-        for x in range(W):
-            j = lut[u[y, x]]; bp[b + x] = j; bst[j + 1] += 1
-    for j in range(nl + 1): bst[j + 1] += bst[j]
-    for y in range(H):
-        b = (y + 1) * Wp + 1
-        for x in range(W):
-            j = bp[b + x]; order[bst[j]] = b + x; bst[j] += 1
-    for j in range(nl, 0, -1): bst[j] = bst[j - 1]
-    bst[0] = 0
-
-# %% ../nbs/06_eval.ipynb #42ef9719
-@njit(cache=True)
-def _upper(H, W, nl, order, bst, gt, g0, g1, deltas, ws, dirty, dlist, roots, tabs, v2o, c1, st, mg, nh):
-    "Downward sweep: 8-connected components of {band > j}, j = nl-1..0; outer-box class, V1 choice and holes per level."
-    Wp = W + 2; K = deltas.shape[0]
-    nrep = tabs[0]; d2t = tabs[1]; dchit = tabs[2]
-    par = ws[0]; x0 = ws[1]; y0 = ws[2]; x1 = ws[3]; y1 = ws[4]; ph = ws[5]; chi = ws[6]; rk = ws[7]; cls = ws[8]
-    for y in range(H):
-        b = (y + 1) * Wp + 1
-        for x in range(W): par[b + x] = -1
-    o0 = -Wp - 1; o1 = -Wp; o2 = -Wp + 1; o3 = 1; o4 = Wp + 1; o5 = Wp; o6 = Wp - 1; o7 = -1
-    offs = np.array([o0, o1, o2, o3, o4, o5, o6, o7])
-    cnt = np.zeros(K + 1, np.int64)                 # components per class
-    nd = 0; nr = 0; nroot = 0; chig = 0
-    M = -1; nmax = 0; argroot = -1                  # largest 2*Phi, how many components have it, one of them
-    for j in range(nl, 0, -1):
-        lastp = -10; r = -1; m = 0; acc = 0; accc = 0; xl = 0
-        for k in range(bst[j], bst[j + 1]):
-            p = order[k]
-            if p == lastp + 1:
-                m = (((m >> 1) & 3) | ((par[p + o2] >= 0) << 2) | ((par[p + o3] >= 0) << 3) | ((par[p + o4] >= 0) << 4)
-                     | ((m << 1) & 96) | 128)
-                if nrep[m] == 1:                    # same component as the previous pixel
-                    par[p] = r; acc += d2t[m]; accc += dchit[m]; xl += 1; lastp = p
-                    continue
-            else:
-                m = ((par[p + o0] >= 0) | ((par[p + o1] >= 0) << 1) | ((par[p + o2] >= 0) << 2) | ((par[p + o3] >= 0) << 3)
-                     | ((par[p + o4] >= 0) << 4) | ((par[p + o5] >= 0) << 5) | ((par[p + o6] >= 0) << 6) | ((par[p + o7] >= 0) << 7))
-            if r >= 0:                              # the run ends: flush it into its root
-                if xl > x1[r]:
-                    x1[r] = xl
-                    if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
-                chi[r] += accc; chig += accc; accc = 0
-                if acc != 0:
-                    old = ph[r]; nv = old + acc; ph[r] = nv; acc = 0
-                    if old == M: nmax -= 1
-                    if nv > M: M = nv; nmax = 1; argroot = r
-                    elif nv == M:
-                        nmax += 1
-                        if nmax == 1: argroot = r
-            yy = p // Wp - 1; xx = p - (yy + 1) * Wp - 1
-            dc = dchit[m]; chig += dc
-            if m == 0:                              # a new component
-                r = p; par[p] = p
-                x0[p] = xx; x1[p] = xx; y0[p] = yy; y1[p] = yy; ph[p] = 0; chi[p] = dc; rk[p] = 0; cls[p] = -1
-                roots[nr] = p; nr += 1; nroot += 1
-                dirty[p] = 1; dlist[nd] = p; nd += 1
-                if M < 0: M = 0; nmax = 1; argroot = p
-                elif M == 0:
-                    nmax += 1
-                    if nmax == 1: argroot = p
-            else:
-                r = _find(par, p + offs[tabs[3, m]])
-                if ph[r] == M: nmax -= 1
-                for t in range(1, nrep[m]):
-                    rq = _find(par, p + offs[tabs[3 + t, m]])
-                    if rq != r:                     # p joins two components: union by rank
-                        if ph[rq] == M: nmax -= 1
-                        nroot -= 1
-                        if rk[rq] > rk[r]: a_ = r; s_ = rq
-                        else:
-                            a_ = rq; s_ = r
-                            if rk[rq] == rk[r]: rk[r] += 1
-                        if cls[a_] >= 0: cnt[cls[a_]] -= 1; cls[a_] = -1
-                        par[a_] = s_; ph[s_] += ph[a_]; chi[s_] += chi[a_]
-                        if x0[a_] < x0[s_]: x0[s_] = x0[a_]
-                        if y0[a_] < y0[s_]: y0[s_] = y0[a_]
-                        if x1[a_] > x1[s_]: x1[s_] = x1[a_]
-                        if y1[a_] > y1[s_]: y1[s_] = y1[a_]
-                        r = s_
-                par[p] = r
-                if xx < x0[r]: x0[r] = xx
-                if xx > x1[r]: x1[r] = xx
-                if yy < y0[r]: y0[r] = yy
-                if yy > y1[r]: y1[r] = yy
-                if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
-                chi[r] += dc
-                nv = ph[r] + d2t[m]; ph[r] = nv
-                if nv > M: M = nv; nmax = 1; argroot = r
-                elif nv == M:
-                    nmax += 1
-                    if nmax == 1: argroot = r
-            lastp = p; xl = xx
-        if r >= 0:
-            if xl > x1[r]:
-                x1[r] = xl
-                if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
-            chi[r] += accc; chig += accc
-            if acc != 0:
-                old = ph[r]; nv = old + acc; ph[r] = nv
-                if old == M: nmax -= 1
-                if nv > M: M = nv; nmax = 1; argroot = r
-                elif nv == M:
-                    nmax += 1
-                    if nmax == 1: argroot = r
-        # ---- level j-1: foreground = bands j..nl
-        li = j - 1
-        for k in range(nd):
-            q = dlist[k]; dirty[q] = 0
-            if par[q] == q:
-                c = _box_class(x0[q], y0[q], min(x1[q] + 1, W - 1), min(y1[q] + 1, H - 1), gt, g0, g1, deltas)
-                if cls[q] >= 0: cnt[cls[q]] -= 1
-                cls[q] = c; cnt[c] += 1
-        nd = 0
-        c2 = 0
-        for c in range(K, -1, -1):
-            if cnt[c] > 0: c2 = c; break
-        holes = nroot - chig // 4
-        nh[li] = holes
-        s = 0; cc = -1
-        if nroot == 0:                              # empty foreground: the box [0,0,0,0]
-            c2 = _box_class(0, 0, 0, 0, gt, g0, g1, deltas); cc = c2
-        elif holes == 0 and nmax == 1:
-            cc = cls[argroot]
-        elif holes > 0 and nroot == 1:
-            cc = cls[argroot]
-            if M == 0: s = 1                        # a thin ring: its hole may tie with it (fact 4)
-        else:
-            mm = 0; ntie = 0; a = -1; s2 = -1; ub = -1
-            for k in range(nr):
-                q = roots[k]
-                if par[q] == q:
-                    roots[mm] = q; mm += 1
-                    if ph[q] == M:
-                        ntie += 1
-                        if cc < 0: cc = cls[q]; a = q
-                        elif cls[q] != cc: s = 1    # tied areas, different classes: OpenCV's order decides
-            nr = mm
-            if holes > 0:
-                if ntie > 1: s = 1
-                else:
-                    for k in range(nr):
-                        q = roots[k]
-                        if q != a:
-                            if ph[q] > s2: s2 = ph[q]
-                            b = ph[q] if chi[q] == 4 else 2 * (x1[q] - x0[q]) * (y1[q] - y0[q])
-                            if b > ub: ub = b
-                    if M <= ub: s = 2; mg[li] = M - s2
-        v2o[li] = c2; c1[li] = cc; st[li] = s
-
-# %% ../nbs/06_eval.ipynb #4a56c1bb
-@njit(cache=True)
-def _flood(bp, H, W, nb, fb, head, nxt):
-    "fb = band of the grey-level hole filling: the lowest, over 4-paths to the frame, of the highest band on the path."
-    Wp = W + 2
-    head[:nb] = -1
-    for y in range(H):
-        b = (y + 1) * Wp + 1
-        for x in range(W): fb[b + x] = -1
-    for y in range(H):
-        for x in range(W):
-            if y == 0 or x == 0 or y == H - 1 or x == W - 1:
-                p = (y + 1) * Wp + x + 1
-                v = bp[p]; fb[p] = v; nxt[p] = head[v]; head[v] = p
-    for j in range(nb):
-        p = head[j]
-        while p != -1:
-            head[j] = nxt[p]
-            for q in (p - Wp, p - 1, p + 1, p + Wp):
-                if fb[q] == -1:
-                    v = bp[q]
-                    if v < j: v = j
-                    fb[q] = v; nxt[q] = head[v]; head[v] = q
-            p = head[j]
-
-@njit(cache=True)
-def _holes(H, W, nl, bp, fb, gt, g0, g1, deltas, ws, dirty, dead, dlist, order, dnext, hcls, ha2):
-    "Upward sweep over the pixels with band < fbar: the holes of each level, their best grown-box class and area bound."
-    Wp = W + 2; K = deltas.shape[0]
-    par = ws[0]; x0 = ws[1]; y0 = ws[2]; x1 = ws[3]; y1 = ws[4]; cls = ws[5]; har = ws[6]
-    hist = np.zeros(nl + 2, np.int64)
-    for y in range(H):
-        b = (y + 1) * Wp + 1
-        for x in range(W):
-            p = b + x; par[p] = -1
-            if fb[p] > bp[p]: hist[bp[p] + 1] += 1
-    for j in range(nl + 1): hist[j + 1] += hist[j]
-    pos = hist.copy()
-    for y in range(H):
-        b = (y + 1) * Wp + 1
-        for x in range(W):
-            p = b + x
-            if fb[p] > bp[p]:
-                j = bp[p]; order[pos[j]] = p; pos[j] += 1
-    dhead = np.full(nl + 2, -1, np.int64)
-    cnt = np.zeros(K + 1, np.int64)
-    nd = 0; HA = 0
-    for j in range(nl):
-        r = dhead[j]
-        while r != -1:                              # holes whose fbar band is j now reach the frame
-            if par[r] == r and dead[r] == 0:
-                dead[r] = 1
-                if cls[r] >= 0: cnt[cls[r]] -= 1; HA -= har[r]; cls[r] = -1
-            r = dnext[r]
-        for k in range(hist[j], hist[j + 1]):
-            p = order[k]
-            r = -1
-            for q in (p - Wp, p - 1, p + 1, p + Wp):
-                if par[q] >= 0:
-                    rq = _find(par, q)
-                    if r < 0: r = rq
-                    elif rq != r:
-                        if cls[rq] >= 0: cnt[cls[rq]] -= 1; HA -= har[rq]; cls[rq] = -1
-                        par[rq] = r
-                        if x0[rq] < x0[r]: x0[r] = x0[rq]
-                        if y0[rq] < y0[r]: y0[r] = y0[rq]
-                        if x1[rq] > x1[r]: x1[r] = x1[rq]
-                        if y1[rq] > y1[r]: y1[r] = y1[rq]
-            yy = p // Wp - 1; xx = p - (yy + 1) * Wp - 1
-            if r < 0:
-                r = p; par[p] = p; x0[p] = xx; x1[p] = xx; y0[p] = yy; y1[p] = yy; cls[p] = -1; dead[p] = 0
-                d = fb[p]; dnext[p] = dhead[d]; dhead[d] = p
-            else:
-                par[p] = r
-                if xx < x0[r]: x0[r] = xx
-                if xx > x1[r]: x1[r] = xx
-                if yy < y0[r]: y0[r] = yy
-                if yy > y1[r]: y1[r] = yy
-            if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
-        for k in range(nd):
-            r = dlist[k]; dirty[r] = 0
-            if par[r] == r and dead[r] == 0:
-                if cls[r] >= 0: cnt[cls[r]] -= 1; HA -= har[r]
-                c = _box_class(x0[r] - 1, y0[r] - 1, min(x1[r] + 2, W - 1), min(y1[r] + 2, H - 1), gt, g0, g1, deltas)
-                cls[r] = c; cnt[c] += 1
-                har[r] = 2 * (x1[r] - x0[r] + 2) * (y1[r] - y0[r] + 2); HA += har[r]
-        nd = 0
-        c2 = 0
-        for c in range(K, -1, -1):
-            if cnt[c] > 0: c2 = c; break
-        hcls[j] = c2; ha2[j] = HA
-
-# %% ../nbs/06_eval.ipynb #7a7865da
-@njit(cache=True)
-def _levels(u, lv, gt, g0, g1, deltas, tabs, ws, flags, lists):
-    "V2 class, V1 class and V1 status (0 decided, 1 ask OpenCV) of one uint8 map at each distinct level `lv`."
-    H, W = u.shape; nl = lv.shape[0]; K = deltas.shape[0]
-    lut = np.empty(256, np.int64)
-    j = 0
-    for v in range(256):
-        while j < nl and lv[j] < v: j += 1
-        lut[v] = j
-    bp = flags[0]; dirty = flags[1]; dead = flags[2]
-    order = lists[0]; dlist = lists[1]; roots = lists[2]; fbar = lists[3]; nxt = lists[4]
-    bst = np.zeros(nl + 2, np.int64)
-    _bands(u, lut, nl, bp, order, bst)
-    v2 = np.zeros(nl, np.int64); c1 = np.zeros(nl, np.int64); st = np.zeros(nl, np.int64)
-    mg = np.zeros(nl, np.int64); nh = np.zeros(nl, np.int64)
-    _upper(H, W, nl, order, bst, gt, g0, g1, deltas, ws, dirty, dlist, roots, tabs, v2, c1, st, mg, nh)
-    need = False
-    for li in range(nl):
-        if (nh[li] > 0 and v2[li] < K) or st[li] == 2: need = True
-    hcls = np.zeros(nl, np.int64); ha2 = np.zeros(nl, np.int64)
-    if need:
-        _flood(bp, H, W, nl + 1, fbar, np.empty(nl + 2, np.int32), nxt)
-        _holes(H, W, nl, bp, fbar, gt, g0, g1, deltas, ws, dirty, dead, dlist, order, nxt, hcls, ha2)
-    for li in range(nl):
-        if hcls[li] > v2[li]: v2[li] = hcls[li]
-        if st[li] == 2: st[li] = 0 if mg[li] > ha2[li] else 1
-    return v2, c1, st
-
-@njit(cache=True, nogil=True)
-def _chunk(maps, thr, gt, goff, deltas, tabs, v1, v2, ask, i0, i1):
-    "Maps i0..i1-1 of (B,H,W) float `maps`: V1/V2 class and the ask-OpenCV flag per threshold into v1, v2, ask (B,T)."
-    B, H, W = maps.shape; Np = (H + 2) * (W + 2); T = thr.shape[0]
-    ws = np.zeros((9, Np), np.int32); flags = np.zeros((3, Np), np.uint8); lists = np.zeros((5, Np), np.int32)
-    ws[0, :] = -1                                   # the padding is never foreground
-    u = np.empty((H, W), np.uint8); tk = np.empty(T, np.int64)
-    for i in range(i0, i1):
-        mx = 0
-        for y in range(H):
-            for x in range(W):
-                v = np.uint8(np.float64(maps[i, y, x]) * 255.0)
-                u[y, x] = v
-                if v > mx: mx = v
-        for k in range(T): tk[k] = np.int64(thr[k] * np.float64(mx))
-        lv = np.unique(tk)
-        v2l, c1l, stl = _levels(u, lv, gt, goff[i], goff[i + 1], deltas, tabs, ws, flags, lists)
-        for k in range(T):
-            li = np.searchsorted(lv, tk[k])
-            v1[i, k] = c1l[li]; v2[i, k] = v2l[li]; ask[i, k] = stl[li] == 1
-
-# %% ../nbs/06_eval.ipynb #55e34da5
-def _pack_boxes(gt_boxes:list) -> tuple:
-    "N box arrays -> (G,4) int64 and (N+1,) offsets."
-    arrs = [np.asarray(g, np.int64).reshape(-1, 4) for g in gt_boxes]
-    offs = np.cumsum([0] + [len(a) for a in arrs])
-    return (np.concatenate(arrs) if arrs else np.zeros((0, 4), np.int64)), offs
-
-def default_threads() -> int:
-    "Threads for the evaluator: $I2C_EVAL_THREADS, else the CPUs this process may use."
-    n = os.environ.get('I2C_EVAL_THREADS')
-    return int(n) if n else len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-
-def box_classes(maps,                          # (N,H,W) float score maps in [0,1] (checked by the caller)
-                gt_boxes:list,                 # N int arrays (n_i,4): boxes in map pixels
-                thresholds,                    # (T,) thresholds tau
-                iou_thresholds=IOU_THRESHOLDS, # K IoU thresholds delta, percent
-                threads:int|None=1             # threads (None: `default_threads()`)
-               ) -> tuple:                     # V1 classes (N,T) int8, V2 classes (N,T) int8, OpenCV calls made
-    "How many IoU thresholds each image reaches at each tau, V1 and V2: the component-tree sweep."
-    maps = np.ascontiguousarray(maps)
-    if maps.dtype not in (np.float32, np.float64): maps = maps.astype(np.float64)
-    thr = np.ascontiguousarray(thresholds, np.float64)
-    deltas = np.array([d / 100 for d in iou_thresholds], np.float64)
-    gt, goff = _pack_boxes(gt_boxes)
-    N, T = len(maps), len(thr)
-    v1 = np.zeros((N, T), np.int8); v2 = np.zeros((N, T), np.int8); ask = np.zeros((N, T), np.bool_)
-    if N == 0: return v1, v2, 0
-    threads = default_threads() if threads is None else max(1, int(threads))
-    run = lambda a, b: _chunk(maps, thr, gt, goff, deltas, _TABLES, v1, v2, ask, a, b)
-    if threads == 1 or N == 1: run(0, N)
-    else:
-        step = -(-N // min(threads, N))
-        with ThreadPoolExecutor(threads) as ex: list(ex.map(lambda a: run(a, min(N, a + step)), range(0, N, step)))
-    for i, k in zip(*np.nonzero(ask)):               # V1 at the few thresholds where OpenCV's order decides
-        b = scoremap_boxes(maps[i], thr[k:k + 1])[0]
-        v1[i, k] = (box_iou(b, gt[goff[i]:goff[i + 1]]).max() >= deltas).sum()
-    return v1, v2, int(ask.sum())
-
-def box_hits(maps, gt_boxes:list, thresholds, iou_thresholds=IOU_THRESHOLDS, threads:int|None=1) -> tuple:
-    "Same as `reference_box_hits` (V1 and V2 hits (N,T,K) bool), computed by `box_classes`."
-    v1, v2, _ = box_classes(maps, gt_boxes, thresholds, iou_thresholds, threads)
-    k = np.arange(len(iou_thresholds))
-    return v1[..., None] > k, v2[..., None] > k
-
-# %% ../nbs/06_eval.ipynb #baffe5c0
-def realistic_maps(gt_boxes:list,              # N arrays (n_i,4) of boxes in `size` pixels (`resize_boxes`)
-                   seed:int=0,                 # map i uses the generator seeded with (seed, i)
-                   size:int=RESIZE_LENGTH,
-                   grid:int=28,                # the resolution the maps are drawn at
-                   start:int=0                 # index of the first map (for chunks of a long list)
-                  ) -> np.ndarray:             # (N,size,size) float32 maps in [0,1]
-    "CAM-like score maps: blobs on the object, distractors, noise, drawn at `grid` then bicubic to `size`, min-max normalised."
-    ys, xs = np.mgrid[0:grid, 0:grid].astype(np.float64) + 0.5
-    out = np.empty((len(gt_boxes), size, size), np.float32)
-    for i, boxes in enumerate(gt_boxes):
-        g = np.random.default_rng([seed, start + i])
-        bx = np.asarray(boxes, np.float64).reshape(-1, 4)
-        x0, y0, x1, y1 = bx[g.integers(len(bx))] * grid / size       # the main blob sits on one of the boxes
-        bw, bh = max(x1 - x0, 1.), max(y1 - y0, 1.)
-        m = np.zeros((grid, grid))
-        def blob(cx, cy, sx, sy, a): m[:] += a * np.exp(-((xs - cx) / sx)**2 / 2 - ((ys - cy) / sy)**2 / 2)
-        blob(x0 + bw * g.uniform(.25, .75), y0 + bh * g.uniform(.25, .75), bw * g.uniform(.12, .35), bh * g.uniform(.12, .35), 1.)
-        for _ in range(g.integers(0, 3)):          # other parts of the object
-            blob(x0 + bw * g.uniform(0, 1), y0 + bh * g.uniform(0, 1), bw * g.uniform(.08, .25), bh * g.uniform(.08, .25), g.uniform(.2, .8))
-        for _ in range(g.integers(0, 3)):          # distractors
-            blob(g.uniform(0, grid), g.uniform(0, grid), g.uniform(.8, 3), g.uniform(.8, 3), g.uniform(.1, .5))
-        m += g.uniform(0, .15) * g.random((grid, grid))
-        r = cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
-        lo, hi = r.min(), r.max()
-        out[i] = (r - lo) / (hi - lo) if hi > lo else 0
-    return out
-
 # %% ../nbs/06_eval.ipynb #706da4e0
 def _as_numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
@@ -560,7 +64,8 @@ class BoxAccumulator:
         self.thresholds = cam_thresholds(step)
         T, K = len(self.thresholds), len(self.iou_thresholds)
         self.correct = {'V1': np.zeros((K, T), np.int64), 'V2': np.zeros((K, T), np.int64)}
-        self.n, self.pos_hist, self.neg_hist = 0, None, None
+        self.n, self.n_masks = 0, 0                   # images, images that came with a mask
+        self.pos_hist, self.neg_hist = np.zeros(T + 2, np.int64), np.zeros(T + 2, np.int64)   # PxAP bins, zero until masks come
 
     def accumulate(self,
                    maps,                 # (B,224,224) float score maps in [0,1]
@@ -580,8 +85,7 @@ class BoxAccumulator:
         self.n += len(m)
         if masks is not None:
             pos, neg = pxap_histograms(m, masks_to_length(masks, self.length, image_ids), self.thresholds)
-            self.pos_hist = pos if self.pos_hist is None else self.pos_hist + pos
-            self.neg_hist = neg if self.neg_hist is None else self.neg_hist + neg
+            self.pos_hist += pos; self.neg_hist += neg; self.n_masks += len(m)
         return hits
 
     def curves(self) -> dict:
@@ -597,7 +101,7 @@ class BoxAccumulator:
         out = {'n_images': int(self.n), 'step': float(self.step),
                'MaxBoxAcc': best['V1'].get('50', float('nan')), 'MaxBoxAccV2': float(np.average(list(best['V2'].values()))),
                'V1': best['V1'], 'V2': best['V2'], 'best_threshold': tau}
-        if self.pos_hist is not None: out['PxAP'] = pxap(self.pos_hist, self.neg_hist)[0]
+        if self.n_masks: out['PxAP'] = pxap(self.pos_hist, self.neg_hist)[0]
         return out
 
 # %% ../nbs/06_eval.ipynb #9a412568
@@ -668,14 +172,14 @@ def pxap(pos_hist, neg_hist) -> tuple:   # PxAP (percent), precision (T+2,), rec
     return float((precision[1:] * np.diff(recall))[nz[1:]].sum() * 100), precision, recall
 
 # %% ../nbs/06_eval.ipynb #9ff9cc39
-def paper_box_hits(maps,                 # (N,h,w) maps of the true class (raw or normalised), or N maps of any sizes
-                   boxes:list,           # N arrays (n_i,4): ground-truth boxes in original pixels
-                   sizes,                # (N,2) original sizes (w,h)
-                   thresholds,           # (T,) thresholds tau
-                   iou:float=0.5,        # IoU for a correct box
-                   order:str='normalize_first', mode:str='bilinear'   # the paper's map recipe (`PAPER_MAPS`)
-                  ) -> np.ndarray:       # (N,T) bool: box correct at each threshold
-    "The paper's box test: map resized to the original image, V1 box at each threshold, IoU >= `iou` with a true box."
+def _paper_box_hits_loop(maps,                 # (N,h,w) maps of the true class (raw or normalised), or N maps of any sizes
+                         boxes:list,           # N arrays (n_i,4): ground-truth boxes in original pixels
+                         sizes,                # (N,2) original sizes (w,h)
+                         thresholds,           # (T,) thresholds tau
+                         iou:float=0.5,        # IoU for a correct box
+                         order:str='normalize_first', mode:str='bilinear'   # the paper's map recipe (`PAPER_MAPS`)
+                        ) -> np.ndarray:       # (N,T) bool: box correct at each threshold
+    "The paper's box test one image at a time: the reference for `paper_box_hits`."
     sizes = _as_numpy(sizes).reshape(-1, 2)
     out = np.zeros((len(maps), len(thresholds)), bool)
     for i, (m, (w, h)) in enumerate(zip(maps, sizes)):
@@ -685,16 +189,69 @@ def paper_box_hits(maps,                 # (N,h,w) maps of the true class (raw o
         out[i] = v1[0] > 0
     return out
 
+# %% ../nbs/06_eval.ipynb #091001d4
+def _maps_at(maps, ix:list) -> torch.Tensor:
+    "(G,h,w) float32 CPU tensor of the maps `ix` of a (N,h,w) tensor or array, or of a list of (h,w) maps."
+    if torch.is_tensor(maps): return maps.detach()[ix].cpu().float()
+    if isinstance(maps, np.ndarray): return torch.as_tensor(maps[ix]).float()
+    return torch.stack([torch.as_tensor(_as_numpy(maps[i])).float() for i in ix])
+
+def _size_groups(shapes:list,      # N map shapes (h,w)
+                 sizes,            # (N,2) original sizes (w,h)
+                 most:int          # the most maps in a piece
+                ) -> list:         # index lists, largest first
+    "The images grouped by map shape and original size, each group cut into near-equal pieces of at most `most`."
+    groups = {}
+    for i, (hw, wh) in enumerate(zip(shapes, np.asarray(sizes).tolist())): groups.setdefault((*hw, *wh), []).append(i)
+    pieces = [p.tolist() for g in groups.values() for p in np.array_split(g, -(-len(g) // most))]
+    return sorted(pieces, key=len, reverse=True)
+
+def paper_box_hits(maps,                 # (N,h,w) maps of the true class (raw or normalised), or N maps of any sizes
+                   boxes:list,           # N arrays (n_i,4): ground-truth boxes in original pixels
+                   sizes,                # (N,2) original sizes (w,h)
+                   thresholds,           # (T,) thresholds tau
+                   iou:float=0.5,        # IoU for a correct box
+                   order:str='normalize_first', mode:str='bilinear',  # the paper's map recipe (`PAPER_MAPS`)
+                   threads:int|None=None # threads (None: `default_threads()`)
+                  ) -> np.ndarray:       # (N,T) bool: box correct at each threshold
+    "The paper's box test: map resized to the original image, V1 box at each threshold, IoU >= `iou` with a true box."
+    sizes = _as_numpy(sizes).reshape(-1, 2)
+    if not len(maps) == len(boxes) == len(sizes): raise ValueError(f'{len(maps)} maps but {len(boxes)} box lists and {len(sizes)} sizes')
+    out = np.zeros((len(maps), len(thresholds)), bool)
+    threads = default_threads() if threads is None else max(1, int(threads))
+    def run(ix):
+        full = localization_maps(_maps_at(maps, ix), tuple(int(v) for v in sizes[ix[0]]), order=order, mode=mode).numpy()
+        out[ix] = box_classes(full, [np.asarray(boxes[i], np.int64) for i in ix], thresholds, (iou * 100,), 1, with_v2=False)[0] > 0
+    shapes = [tuple(maps.shape[-2:])] * len(maps) if hasattr(maps, 'shape') else [np.shape(m)[-2:] for m in maps]
+    pieces = _size_groups(shapes, sizes, max(1, min(64, -(-len(maps) // threads))))
+    if threads == 1:
+        for p in pieces: run(p)
+    else:
+        with ThreadPoolExecutor(threads) as ex: list(ex.map(run, pieces))
+    return out
+
+# %% ../nbs/06_eval.ipynb #8a4cce48
+def _top1_top5(logits,   # (N,C) class scores
+               labels    # (N,) true classes
+              ) -> tuple:  # (N,) bool each: top-1 class right, true class among the top five
+    "The classification facts the paper's accuracies need (ties in the scores: the lower class ranks first)."
+    logits, labels = _as_numpy(logits), _as_numpy(labels).reshape(-1)
+    top = np.argsort(-logits, axis=1, kind='stable')[:, :5]
+    return top[:, 0] == labels, (top == labels[:, None]).any(1)
+
 def loc_accuracy(hits,          # (N,) bool: the true class's box is correct (at one threshold)
                  logits,        # (N,C) class scores
                  labels         # (N,) true classes
                 ) -> dict:      # percent: top1_loc, top5_loc, gt_known_loc, top1_cls, top5_cls
     "The paper's localization accuracies from box hits and class scores."
-    hits, logits, labels = np.asarray(hits, bool), _as_numpy(logits), _as_numpy(labels).reshape(-1)
-    top = np.argsort(-logits, axis=1, kind='stable')[:, :5]
-    top1, top5 = top[:, 0] == labels, (top == labels[:, None]).any(1)
+    hits = np.asarray(hits, bool)
+    top1, top5 = _top1_top5(logits, labels)
     pc = lambda x: float(np.mean(x) * 100) if len(x) else float('nan')
     return dict(top1_loc=pc(top1 & hits), top5_loc=pc(top5 & hits), gt_known_loc=pc(hits), top1_cls=pc(top1), top5_cls=pc(top5))
+
+def _loc_errors(acc:dict) -> dict:
+    "Errors (100 - accuracy) under the paper's names: top1_err, top5_err, gt_known_err, top1_cls_err, top5_cls_err."
+    return {key.replace('_loc', '_err').replace('_cls', '_cls_err'): 100 - v for key, v in acc.items()}
 
 def paper_protocol(val:tuple,            # (hits (N,T), logits (N,C), labels (N,)) on the held-out split
                    test:tuple,           # the same on the reported split
@@ -706,10 +263,124 @@ def paper_protocol(val:tuple,            # (hits (N,T), logits (N,C), labels (N,
     k = int(np.argmax(scores))
     acc = loc_accuracy(test[0][:, k], test[1], test[2])
     return dict(threshold=round(float(thresholds[k]), 10), chosen_on='val', select=select,
-                val=loc_accuracy(val[0][:, k], val[1], val[2]), test=acc,
-                test_error={key.replace('_loc', '_err').replace('_cls', '_cls_err'): 100 - v for key, v in acc.items()})
+                val=loc_accuracy(val[0][:, k], val[1], val[2]), test=acc, test_error=_loc_errors(acc))
 
-# %% ../nbs/06_eval.ipynb #d5a76a70
+# %% ../nbs/06_eval.ipynb #0488fbdc
+def _unpack(vec, shapes:list, what:str) -> list:
+    "Split a flat integer state vector into arrays of `shapes`; ValueError when its length is not theirs."
+    v = _as_numpy(vec).reshape(-1)
+    if not np.issubdtype(v.dtype, np.integer): raise ValueError(f'{what} state must hold integers, got {v.dtype}')
+    sizes = [int(np.prod(s)) for s in shapes]
+    if len(v) != sum(sizes): raise ValueError(f'{what} state must have {sum(sizes)} entries for these settings, got {len(v)}')
+    return [p.astype(np.int64).reshape(s) for p, s in zip(np.split(v, np.cumsum(sizes)[:-1]), shapes)]
+
+def _check_same(a, b, *attrs):
+    "ValueError unless the accumulators `a` and `b` have the same thresholds and `attrs`."
+    if not np.array_equal(a.thresholds, b.thresholds) or any(getattr(a, k) != getattr(b, k) for k in attrs):
+        raise ValueError(f'accumulators with different settings: step {a.step} vs {b.step}, ' + ', '.join(f'{k} {getattr(a, k)} vs {getattr(b, k)}' for k in attrs))
+
+@patch
+def state(self:BoxAccumulator) -> np.ndarray:   # (2 + 2*K*T + 2*(T+2),) int64
+    "Every count `compute` needs, as one flat int64 vector: n, n_masks, V1 (K,T), V2 (K,T), PxAP object and background bins."
+    return np.concatenate([[self.n, self.n_masks], self.correct['V1'].ravel(), self.correct['V2'].ravel(),
+                           self.pos_hist, self.neg_hist]).astype(np.int64)
+
+@patch
+def load_state(self:BoxAccumulator, vec) -> BoxAccumulator:   # vec: a `state()` vector (numpy or torch), e.g. summed over ranks
+    "Replace the counts by those of `vec`; returns self."
+    K, T = self.correct['V1'].shape
+    n, v1, v2, self.pos_hist, self.neg_hist = _unpack(vec, [(2,), (K, T), (K, T), (T + 2,), (T + 2,)], 'BoxAccumulator')
+    self.n, self.n_masks = int(n[0]), int(n[1])
+    self.correct = {'V1': v1, 'V2': v2}
+    return self
+
+@patch
+def merge(self:BoxAccumulator, other:BoxAccumulator) -> BoxAccumulator:
+    "Add the counts of `other` (same step and IoU thresholds); returns self."
+    _check_same(self, other, 'iou_thresholds')
+    return self.load_state(self.state() + other.state())
+
+# %% ../nbs/06_eval.ipynb #28c32bdc
+def boxacc_at_val_threshold(val_acc:BoxAccumulator,   # filled on the val split
+                            test_acc:BoxAccumulator   # filled on the test split, same settings
+                           ) -> dict:   # MaxBoxAcc, MaxBoxAccV2, V1, V2 (percent), threshold {V1,V2: {delta: tau}}, chosen_on='val'
+    "Test BoxAcc (%) at the thresholds that maximise it on val, per IoU (SPEC §8.2: chosen on val, applied to test)."
+    _check_same(val_acc, test_acc, 'iou_thresholds')
+    vc, tc, th = val_acc.curves(), test_acc.curves(), val_acc.thresholds
+    k = {v: {d: int(np.argmax(a)) for d, a in c.items()} for v, c in vc.items()}
+    acc = {v: {d: float(tc[v][d][i]) for d, i in k[v].items()} for v in vc}
+    return {'MaxBoxAcc': acc['V1']['50'], 'MaxBoxAccV2': float(np.mean(list(acc['V2'].values()))), 'V1': acc['V1'], 'V2': acc['V2'],
+            'threshold': {v: {d: round(float(th[i]), 10) for d, i in k[v].items()} for v in k}, 'chosen_on': 'val'}
+
+# %% ../nbs/06_eval.ipynb #18fd94d5
+class LocAccumulator:
+    "The paper's protocol batch after batch: per threshold, counts of correct true-class boxes, alone and with a right top-1 / top-5."
+    def __init__(self,
+                 step:float=0.01,               # threshold step
+                 iou:float=0.5,                 # IoU for a correct box
+                 order:str='normalize_first', mode:str='bilinear',   # the paper's map recipe (`PAPER_MAPS`)
+                 threads:int|None=None):        # threads of `paper_box_hits` (None: `default_threads()`)
+        store_attr()
+        self.thresholds = cam_thresholds(step)
+        self.n, self.top1, self.top5 = 0, 0, 0
+        self.hits = np.zeros((3, len(self.thresholds)), np.int64)   # rows: box correct; and top-1 right; and true class in the top 5
+
+    def accumulate(self,
+                   maps,          # (B,h,w) maps of the TRUE class, raw or normalised (or B maps of any sizes)
+                   boxes:list,    # B arrays (n_i,4): ground-truth boxes in original pixels
+                   sizes,         # (B,2) original sizes (w,h)
+                   logits,        # (B,C) class scores
+                   labels         # (B,) true classes
+                  ) -> np.ndarray:  # the batch's hits (B,T) bool
+        "Add a batch's box hits and classification counts."
+        hits = paper_box_hits(maps, boxes, sizes, self.thresholds, self.iou, self.order, self.mode, self.threads)
+        top1, top5 = _top1_top5(logits, labels)
+        if len(top1) != len(hits): raise ValueError(f'{len(hits)} maps but {len(top1)} labels')
+        self.hits += np.stack([hits.sum(0), (hits & top1[:, None]).sum(0), (hits & top5[:, None]).sum(0)])
+        self.n += len(hits); self.top1 += int(top1.sum()); self.top5 += int(top5.sum())
+        return hits
+
+    def _pc(self, c): return float(c / self.n * 100) if self.n else float('nan')   # as np.mean(bool) * 100
+
+    def loc_at(self, k:int) -> dict:   # as `loc_accuracy` at threshold k
+        "The accuracies (percent) at threshold index `k`: top1_loc, top5_loc, gt_known_loc, top1_cls, top5_cls."
+        return dict(top1_loc=self._pc(self.hits[1, k]), top5_loc=self._pc(self.hits[2, k]), gt_known_loc=self._pc(self.hits[0, k]),
+                    top1_cls=self._pc(self.top1), top5_cls=self._pc(self.top5))
+
+    def compute(self) -> dict:
+        "Percent per threshold: gt_known_loc, top1_loc, top5_loc (T,), with top1_cls, top5_cls, n_images, step, thresholds."
+        if self.n == 0: raise ValueError('no image accumulated')
+        loc = {k: self.hits[i] / self.n * 100 for i, k in enumerate(('gt_known_loc', 'top1_loc', 'top5_loc'))}
+        return dict(n_images=self.n, step=float(self.step), thresholds=self.thresholds, **loc,
+                    top1_cls=self._pc(self.top1), top5_cls=self._pc(self.top5))
+
+    def state(self) -> np.ndarray:   # (3 + 3T,) int64
+        "Every count, as one flat int64 vector: n, top1_cls, top5_cls, hits (3,T)."
+        return np.concatenate([[self.n, self.top1, self.top5], self.hits.ravel()]).astype(np.int64)
+
+    def load_state(self, vec) -> LocAccumulator:
+        "Replace the counts by those of `vec` (a `state()`, e.g. summed over ranks); returns self."
+        c, self.hits = _unpack(vec, [(3,), self.hits.shape], 'LocAccumulator')
+        self.n, self.top1, self.top5 = map(int, c)
+        return self
+
+    def merge(self, other:LocAccumulator) -> LocAccumulator:
+        "Add the counts of `other` (same step and IoU); returns self."
+        _check_same(self, other, 'iou', 'order', 'mode')
+        return self.load_state(self.state() + other.state())
+
+def paper_protocol_counts(val_acc:LocAccumulator,    # filled on the held-out split
+                          test_acc:LocAccumulator,   # filled on the reported split, same settings
+                          select:str='gt_known_loc'  # the val accuracy the threshold maximises
+                         ) -> dict:                  # exactly `paper_protocol`'s dict
+    "`paper_protocol` from two accumulators: the threshold that maximises `select` on val, applied to test."
+    _check_same(val_acc, test_acc, 'iou', 'order', 'mode')
+    k = int(np.argmax([val_acc.loc_at(j)[select] for j in range(len(val_acc.thresholds))]))
+    acc = test_acc.loc_at(k)
+    return dict(threshold=round(float(val_acc.thresholds[k]), 10), chosen_on='val', select=select,
+                val=val_acc.loc_at(k), test=acc, test_error=_loc_errors(acc))
+
+# %% ../nbs/06_eval.ipynb #fc8ab98c
 def scoremap_path(root, image_id:str) -> Path:
     "The score map file of `image_id` under `root`: `<id>.npy`, else the id with its extension replaced by `.npy`."
     a = Path(root)/(image_id + '.npy')
@@ -730,24 +401,31 @@ def load_scoremaps(root, image_ids:list) -> np.ndarray:
         out.append(a)
     return check_scoremaps(np.stack(out) if out else np.zeros((0, RESIZE_LENGTH, RESIZE_LENGTH)), image_ids)
 
+def _box_rows(res:dict, taus:dict, head:str) -> list:
+    "Header and V1/V2 rows: accuracy per IoU, then the thresholds `taus`."
+    ds = list(res['V1'])
+    return [f"{'':10}" + ''.join(f"{'IoU ' + d:>10}" for d in ds) + head,
+            *[f"{k:10}" + ''.join(f"{res[k][d]:10.2f}" for d in ds) + '   ' + ' '.join(f"{taus[k][d]:.3g}" for d in ds) for k in ('V1', 'V2')]]
+
 def results_table(res:dict) -> str:
     "The numbers of `evaluate_boxes` as a small text table."
-    ds = list(res['V1'])
-    lines = [f"{res['n_images']} images, threshold step {res['step']}",
-             f"{'':10}" + ''.join(f"{'IoU ' + d:>10}" for d in ds) + '   best tau',
-             *[f"{k:10}" + ''.join(f"{res[k][d]:10.2f}" for d in ds) + '   ' + ' '.join(f"{res['best_threshold'][k][d]:.3g}" for d in ds) for k in ('V1', 'V2')],
-             f"MaxBoxAcc {res['MaxBoxAcc']:.2f}   MaxBoxAccV2 {res['MaxBoxAccV2']:.2f}" + (f"   PxAP {res['PxAP']:.2f}" if 'PxAP' in res else '')]
-    return '\n'.join(lines)
+    return '\n'.join([f"{res['n_images']} images, threshold step {res['step']}", *_box_rows(res, res['best_threshold'], '   best tau'),
+                      f"MaxBoxAcc {res['MaxBoxAcc']:.2f}   MaxBoxAccV2 {res['MaxBoxAccV2']:.2f}" + (f"   PxAP {res['PxAP']:.2f}" if 'PxAP' in res else '')])
 
-def evaluate_folder(metadata,               # wsolevaluation metadata split folder
-                    scoremaps,              # folder of <image_id>.npy score maps
-                    step:float=0.01,        # threshold step
-                    masks=None,             # folder of <image_id minus extension>.png masks (adds PxAP)
-                    batch:int=256,          # maps per batch
-                    threads:int|None=None,  # evaluator threads
-                    progress:bool=True      # show a progress bar
-                   ) -> dict:               # the numbers, as `evaluate_boxes`
-    "Evaluate a folder of score maps against a metadata split, batch by batch."
+def at_val_table(r:dict) -> str:
+    "The numbers of `boxacc_at_val_threshold` as a small text table."
+    return '\n'.join(['test at the thresholds chosen on val', *_box_rows(r, r['threshold'], '    val tau'),
+                      f"MaxBoxAcc {r['MaxBoxAcc']:.2f}   MaxBoxAccV2 {r['MaxBoxAccV2']:.2f}   (thresholds chosen on val)"])
+
+def accumulate_folder(metadata,               # wsolevaluation metadata split folder
+                      scoremaps,              # folder of <image_id>.npy score maps
+                      step:float=0.01,        # threshold step
+                      masks=None,             # folder of <image_id minus extension>.png masks (adds PxAP)
+                      batch:int=256,          # maps per batch
+                      threads:int|None=None,  # evaluator threads
+                      progress:bool=True      # show a progress bar
+                     ) -> BoxAccumulator:     # filled with the split
+    "A `BoxAccumulator` filled with a folder of score maps against a metadata split, batch by batch."
     if not Path(scoremaps).is_dir(): raise DataFormatError(f'no such score-map folder: {scoremaps}')
     split = read_wsol_metadata(metadata, mask_root=masks)
     acc = BoxAccumulator(step, threads=threads)
@@ -760,22 +438,57 @@ def evaluate_folder(metadata,               # wsolevaluation metadata split fold
         ids_ = [split.image_ids[i] for i in ii]
         acc.accumulate(load_scoremaps(scoremaps, ids_), [split.boxes[i] for i in ii], split.sizes[ii],
                        None if masks is None else [split.load_mask(i) for i in ii], ids_)
-    return acc.compute()
+    return acc
 
-@call_parse
-def i2c_evaluate(metadata:str=None,   # wsolevaluation metadata split folder (image_ids.txt, image_sizes.txt, localization.txt, ...)
-                 scoremaps:str=None,  # folder of <image_id>.npy score maps, 224x224 float in [0,1]
-                 step:float=0.01,     # threshold step
-                 masks:str=None,      # folder of <image_id minus extension>.png masks: adds PxAP
-                 json:str=None,       # write the numbers to this JSON file
-                 batch:int=256,       # maps per batch
-                 threads:int=None,    # evaluator threads (default: the CPUs available)
-                 quiet:bool=False):   # no progress bar
-    "MaxBoxAcc, MaxBoxAccV2 (and PxAP) of a folder of score maps, as wsolevaluation defines them."
-    if metadata is None or scoremaps is None: raise SystemExit('i2c-evaluate: --metadata and --scoremaps are required')
-    try: res = evaluate_folder(metadata, scoremaps, step, masks, batch, threads, progress=not quiet)
-    except (DataFormatError, ValueError) as e: raise SystemExit(f'i2c-evaluate: {e}') from None
+def evaluate_folder(metadata, scoremaps, step:float=0.01, masks=None, batch:int=256, threads:int|None=None, progress:bool=True
+                   ) -> dict:               # the numbers, as `evaluate_boxes`
+    "Evaluate a folder of score maps against a metadata split, batch by batch (arguments of `accumulate_folder`)."
+    return accumulate_folder(metadata, scoremaps, step, masks, batch, threads, progress).compute()
+
+# %% ../nbs/06_eval.ipynb #d967c761
+def _write_json(path, obj) -> Path:
+    "Write `obj` as JSON to `path` through a temporary file and `os.replace`: the file is whole or absent."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try: tmp.write_text(_json.dumps(obj, indent=1)); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+    return path
+
+def _evaluate_parser():
+    import argparse
+    p = argparse.ArgumentParser(prog='i2c-evaluate', description='MaxBoxAcc, MaxBoxAccV2 (and PxAP) of a folder of score maps, as '
+                                'wsolevaluation defines them; with --val-*, also at the thresholds chosen on val (SPEC 8.2).')
+    p.add_argument('--metadata', metavar='DIR', help='wsolevaluation metadata split folder (image_ids.txt, image_sizes.txt, localization.txt, ...)')
+    p.add_argument('--scoremaps', metavar='DIR', help='folder of <image_id>.npy score maps, 224x224 float in [0,1]')
+    p.add_argument('--val-metadata', metavar='DIR', help='metadata of the split the thresholds are chosen on (with --val-scoremaps)')
+    p.add_argument('--val-scoremaps', metavar='DIR', help='score maps of that split (with --val-metadata)')
+    p.add_argument('--step', type=float, metavar='X', default=0.01, help='threshold step (default: %(default)s)')
+    p.add_argument('--masks', metavar='DIR', help='folder of <image_id minus extension>.png masks: adds PxAP')
+    p.add_argument('--json', metavar='PATH', help='write the numbers to this JSON file')
+    p.add_argument('--batch', type=int, metavar='N', default=256, help='maps per batch (default: %(default)s)')
+    p.add_argument('--threads', type=int, metavar='N', default=None, help='evaluator threads (default: the CPUs available)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    return p
+
+def _fail(msg):
+    "One line `i2c-evaluate: <msg>` on stderr, exit status 2."
+    print('i2c-evaluate: ' + ' '.join(str(msg).splitlines()), file=sys.stderr)
+    raise SystemExit(2)
+
+def i2c_evaluate(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
+    "`i2c-evaluate --metadata DIR --scoremaps DIR [--val-metadata DIR --val-scoremaps DIR]`: print (and write) the numbers."
+    a = _evaluate_parser().parse_args(argv)
+    if a.metadata is None or a.scoremaps is None: _fail('--metadata and --scoremaps are required')
+    if (a.val_metadata is None) != (a.val_scoremaps is None): _fail('--val-metadata and --val-scoremaps go together: give both or neither')
+    if a.batch < 1 or (a.threads is not None and a.threads < 1): _fail('--batch and --threads must be at least 1')
+    try:
+        val = None if a.val_metadata is None else accumulate_folder(a.val_metadata, a.val_scoremaps, a.step, None, a.batch, a.threads, not a.quiet)
+        test = accumulate_folder(a.metadata, a.scoremaps, a.step, a.masks, a.batch, a.threads, not a.quiet)
+        res = test.compute()
+        if val is not None: res['test_at_val'] = boxacc_at_val_threshold(val, test)
+    except (DataFormatError, ValueError, OSError) as e: _fail(e)
     print(results_table(res))
-    if json:
-        Path(json).parent.mkdir(parents=True, exist_ok=True)
-        Path(json).write_text(_json.dumps(res, indent=1))
+    if val is not None: print(at_val_table(res['test_at_val']))
+    if a.json:
+        try: _write_json(a.json, res)
+        except OSError as e: _fail(f'cannot write {a.json}: {e}')

@@ -1,9 +1,9 @@
-"i2c-evaluate on a folder of score maps written here: wsolevaluation's layout, JSON keys, errors, nothing written on failure."
+"i2c-evaluate on a folder of score maps written here: wsolevaluation's layout, JSON keys, val-chosen thresholds, errors (one line, status 2), nothing written on failure."
 import json, os, subprocess
 import numpy as np, pytest
 from PIL import Image
 from i2c_nb.data import WSOLSplit, write_wsol_metadata
-from i2c_nb.eval import realistic_maps, resize_boxes, evaluate_boxes
+from i2c_nb.eval import realistic_maps, resize_boxes, evaluate_boxes, BoxAccumulator, boxacc_at_val_threshold
 
 @pytest.fixture
 def folder(tmp_path):
@@ -29,6 +29,13 @@ def run(*args):
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
     return subprocess.run(['i2c-evaluate', *map(str, args)], capture_output=True, text=True, env=env)
 
+def assert_fails(r, *parts):
+    "Exit status 2 and one line on stderr, `i2c-evaluate: ...`, holding every part; nothing on stdout."
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith('i2c-evaluate: '), r.stderr
+    assert all(p in r.stderr for p in parts), (parts, r.stderr)
+    assert r.stdout == ''
+
 def test_cli_numbers_and_json(folder):
     d, split, maps = folder
     r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--masks', d/'masks', '--json', d/'out'/'res.json', '--quiet')
@@ -52,8 +59,7 @@ def test_cli_missing_map(folder):
     iid = split.image_ids[5]
     (d/'maps'/(iid + '.npy')).unlink()
     r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--json', d/'res.json', '--quiet')
-    assert r.returncode != 0
-    assert f'no score map for image {iid!r}' in r.stderr and str(d/'maps'/(iid + '.npy')) in r.stderr
+    assert_fails(r, f'no score map for image {iid!r}', str(d/'maps'/(iid + '.npy')))
     assert not (d/'res.json').exists()
 
 def test_cli_invalid_map(folder):
@@ -62,5 +68,56 @@ def test_cli_invalid_map(folder):
     bad = maps[2].copy(); bad[0, 0] = 1.5
     np.save(d/'maps'/(iid[:-4] + '.npy'), bad)
     r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--json', d/'res.json', '--quiet')
-    assert r.returncode != 0 and f'image {iid!r} has values outside [0,1]' in r.stderr
+    assert_fails(r, f'image {iid!r} has values outside [0,1]')
+    assert not (d/'res.json').exists()
+
+@pytest.fixture
+def val_folder(folder):
+    "A second split, 15 images: its maps choose the thresholds."
+    d, _, _ = folder
+    g = np.random.default_rng(1)
+    ids = [f'val/img_{i:02d}.jpg' for i in range(15)]
+    sizes = g.integers(100, 400, (15, 2))
+    boxes = [np.array([[s[0] // 4, s[1] // 7, s[0] - 9, s[1] - 2]]) for s in sizes]
+    split = WSOLSplit(ids, g.integers(0, 3, 15), sizes, boxes, name='toy-val')
+    write_wsol_metadata(split, d/'vmeta')
+    maps = realistic_maps([resize_boxes(b, s) for b, s in zip(boxes, sizes)], seed=2)
+    (d/'vmaps'/'val').mkdir(parents=True)
+    for iid, m in zip(ids, maps): np.save(d/'vmaps'/(iid + '.npy'), m)
+    return split, maps
+
+def test_cli_thresholds_chosen_on_val(folder, val_folder):
+    d, split, maps = folder
+    vsplit, vmaps = val_folder
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--val-metadata', d/'vmeta', '--val-scoremaps', d/'vmaps',
+            '--json', d/'out'/'res.json', '--quiet')
+    assert r.returncode == 0, r.stderr
+    res = json.loads((d/'out'/'res.json').read_text())
+    assert {k: v for k, v in res.items() if k != 'test_at_val'} == evaluate_boxes(maps, split.boxes, split.sizes)   # the per-split optimum
+    val, test = BoxAccumulator(), BoxAccumulator()
+    val.accumulate(vmaps, vsplit.boxes, vsplit.sizes); test.accumulate(maps, split.boxes, split.sizes)
+    assert res['test_at_val'] == boxacc_at_val_threshold(val, test)
+    assert res['test_at_val']['chosen_on'] == 'val' and 'thresholds chosen on val' in r.stdout
+    assert os.listdir(d/'out') == ['res.json']                                    # no temporary file left
+
+@pytest.mark.parametrize('given', ['--val-metadata', '--val-scoremaps'])
+def test_cli_val_options_go_together(folder, given):
+    d, _, _ = folder
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', given, d/'meta', '--json', d/'res.json', '--quiet')
+    assert_fails(r, '--val-metadata and --val-scoremaps')
+    assert not (d/'res.json').exists()
+
+def test_cli_bad_inputs(folder, val_folder):
+    d, split, _ = folder
+    r = run('--metadata', d/'nowhere', '--scoremaps', d/'maps', '--json', d/'res.json', '--quiet')
+    assert_fails(r, str(d/'nowhere'), 'no such metadata folder')
+    r = run('--metadata', d/'meta', '--scoremaps', d/'nomaps', '--json', d/'res.json', '--quiet')
+    assert_fails(r, 'no such score-map folder', str(d/'nomaps'))
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--val-metadata', d/'vmeta', '--val-scoremaps', d/'maps', '--json', d/'res.json', '--quiet')
+    assert_fails(r, "no score map for image 'val/img_00.jpg'")                     # val maps looked up in the wrong folder
+    with open(d/'meta'/'image_sizes.txt', 'a') as f: f.write('\nnot,a,size\n')
+    r = run('--metadata', d/'meta', '--scoremaps', d/'maps', '--json', d/'res.json', '--quiet')
+    assert_fails(r, 'image_sizes.txt')
+    r = run('--scoremaps', d/'maps')
+    assert_fails(r, '--metadata and --scoremaps are required')
     assert not (d/'res.json').exists()

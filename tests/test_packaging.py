@@ -24,12 +24,15 @@ def test_wheel_contents(wheel):
     ep = next(n for n in names if n.endswith('entry_points.txt'))
     eps = zipfile.ZipFile(wheel).read(ep).decode()
     assert 'i2c-data = i2c_nb.benchmark:i2c_data' in eps and 'i2c-check-metadata = i2c_nb.data:i2c_check_metadata' in eps
+    for cmd in ('i2c-train = i2c_nb.cli:i2c_train', 'i2c-test = i2c_nb.cli:i2c_test', 'i2c-cams = i2c_nb.cli:i2c_cams',
+                'i2c-evaluate = i2c_nb.eval:i2c_evaluate'):
+        assert cmd in eps, cmd
 
 def test_installed_wheel_imports_without_nbdev(wheel, tmp_path):
     site = tmp_path/'site'
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', str(site), str(wheel)], check=True)
     code = ("import sys; sys.modules['nbdev'] = None\n"   # any 'import nbdev' now fails
-            "import i2c_nb, i2c_nb.data, i2c_nb.benchmark, i2c_nb.loaders\n"
+            "import i2c_nb, i2c_nb.data, i2c_nb.benchmark, i2c_nb.loaders, i2c_nb.datasets, i2c_nb.weights, i2c_nb.cli\n"
             "from i2c_nb.benchmark import sources_dir, load_sources\n"
             "items, bgs = load_sources()\n"
             "print(i2c_nb.__version__, sources_dir(), items['train_x'].shape, len(bgs))")

@@ -1,25 +1,33 @@
-"""i2c-train / i2c-cams end to end on a tiny config (200 train images, a few steps): the files a run writes, exact resume,
-the NaN guard, bad data failing before training, atomic checkpoints read with weights_only=True, and score maps."""
-import json, os, subprocess, sys
+"""i2c-train / i2c-test / i2c-cams end to end on a tiny config (200 train images, a few steps): the files a run writes, exact
+resume (at an epoch's end and in the middle of one), --config repeating a run, the NaN guard, settings and data checked before
+anything is written, TensorBoard, atomic checkpoints read with weights_only=True, and score maps."""
+import json, os, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, torch
-from i2c_nb.train import save_checkpoint, load_checkpoint, get_config, TrainConfig
+from i2c_nb.train import save_checkpoint, load_checkpoint, CheckpointError
+from i2c_nb.config import get_config
 
 TINY = ['--preset', 'tiny', '--subset', '200', '--warmup-epochs', '1', '--epochs', '1', '--images-per-class', '2',
-        '--no-progress', '--threads', '1']
+        '--no-progress', '--threads', '1', '--tensorboard']
 ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONUNBUFFERED='1')
 
 
 def cli(*args, cmd='i2c_train', check=True):
-    "Run an entry point (`i2c_train` is also `python -m i2c_nb.train`) in a fresh process."
-    head = ['-m', 'i2c_nb.train'] if cmd == 'i2c_train' else ['-c', f'import sys; from i2c_nb.train import {cmd}; {cmd}(sys.argv[1:])']
-    r = subprocess.run([sys.executable, *head, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=300)
+    "Run an entry point (`i2c_train` as `python -m i2c_nb.train`, the others from i2c_nb.cli) in a fresh process."
+    head = ['-m', 'i2c_nb.train'] if cmd == 'i2c_train' else ['-c', f'import sys; from i2c_nb.cli import {cmd}; {cmd}(sys.argv[1:])']
+    r = subprocess.run([sys.executable, *head, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=600)
     if check and r.returncode: raise AssertionError(f"exit {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
 
 
 def untimed(folder):
     return [{k: v for k, v in json.loads(l).items() if not k.endswith('_s')} for l in (folder/'metrics.jsonl').read_text().splitlines()]
+
+
+def one_line_error(r, *contains):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for c in contains: assert c in r.stderr, (c, r.stderr)
 
 
 @pytest.fixture(scope='module')
@@ -37,15 +45,30 @@ def test_cli_writes_the_run(run_a):
     for name in ('plain', 'sc+gc'):
         t = rep['results'][name]['test']
         assert 0 <= t['top1'] <= 100 and 0 <= t['top5'] <= 100 and t['top5'] >= t['top1']
-    assert rep['data']['train']['images'] == 200 and rep['threshold']
-    assert 'stage' in r.stdout and 'Cls top-1' in r.stdout            # the summary table
+        loc = rep['results'][name]['loc']
+        assert loc['Top-1 Loc'] <= loc['GT-known Loc'] and loc['chosen_on'].startswith('val')
+    assert rep['data']['train']['images'] == 200 and rep['data']['layout'] == 'bundled' and rep['threshold']
+    assert rep['batch']['global_batch'] == 20 and rep['batch']['world_size'] == 1
+    assert 'stage' in r.stdout and 'Cls top-1' in r.stdout and 'batch: 10 classes x 2 images' in r.stdout
     kinds = [json.loads(l)['kind'] for l in (out/'metrics.jsonl').read_text().splitlines()]
     assert kinds[0] == 'config' and kinds.count('epoch') == 3
 
 
+def test_tensorboard_holds_the_logged_numbers(run_a):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    out = run_a[0]
+    ea = EventAccumulator(str(out/'tensorboard')).Reload()
+    lines = [json.loads(l) for l in (out/'metrics.jsonl').read_text().splitlines()]
+    steps = [l for l in lines if l['kind'] == 'step' and l['stage'] == 'sc+gc']
+    epoch = [l for l in lines if l['kind'] == 'epoch' and l['stage'] == 'sc+gc'][0]
+    assert [e.value for e in ea.Scalars('sc+gc/loss/sc')] == pytest.approx([l['sc'] for l in steps], rel=1e-6)
+    assert [e.value for e in ea.Scalars('sc+gc/lr')] == pytest.approx([l['lr'] for l in steps], rel=1e-6)
+    assert ea.Scalars('sc+gc/epoch_val/MaxBoxAcc')[0].value == pytest.approx(epoch['val_MaxBoxAcc'], rel=1e-6)
+
+
 def test_checkpoint_holds_the_training_state(run_a):
     ck = load_checkpoint(run_a[0]/'checkpoint.pt')
-    for k in ('model', 'optimizer', 'scheduler', 'objective', 'sampler', 'rng', 'epoch', 'step', 'config'):
+    for k in ('model', 'optimizer', 'scheduler', 'objective', 'sampler', 'epoch', 'batch', 'step', 'config', 'n_classes'):
         assert k in ck, k
     assert 'memory.centers' in ck['objective'] and 'memory.counts' in ck['objective']   # GC memory
     assert ck['stage'] == 'sc+gc' and ck['objective']['memory.counts'].sum() > 0
@@ -65,26 +88,80 @@ def test_resume_gives_the_same_final_metrics(run_a, tmp_path):
     assert torch.equal(sa['objective']['memory.centers'], sb['objective']['memory.centers'])
 
 
+def test_mid_epoch_resume_is_exact(run_a, tmp_path):
+    "Stop in the middle of the I2C branch's epoch (a mid-epoch checkpoint), resume: the same weights, GC memory and metrics."
+    out = tmp_path/'mid'
+    ends = {l['stage']: l['step'] for l in map(json.loads, (run_a[0]/'metrics.jsonl').read_text().splitlines()) if l['kind'] == 'epoch'}
+    stop = ends['plain'] + 3                                          # 3 steps into the I2C branch's epoch
+    r = cli(*TINY, '--out', out, '--stop-after-steps', stop)
+    assert f'stopped after {stop} step(s)' in r.stdout
+    ck = load_checkpoint(out/'checkpoint.pt')
+    assert ck['stage'] == 'sc+gc' and 0 < ck['batch'] and ck['partial']['n'] == ck['batch']      # inside the I2C epoch
+    cli(*TINY, '--out', out, '--resume')
+    a, b = (json.loads((d/'report.json').read_text())['results'] for d in (run_a[0], out))
+    assert a == b and untimed(out) == untimed(run_a[0])
+    sa, sb = (load_checkpoint(d/'sc_gc.pt') for d in (run_a[0], out))
+    for k in sa['model']: assert torch.equal(sa['model'][k], sb['model'][k]), k
+    assert torch.equal(sa['objective']['memory.centers'], sb['objective']['memory.centers'])
+
+
+def test_save_every_writes_mid_epoch_checkpoints(tmp_path):
+    from i2c_nb.train import train
+    out, seen = tmp_path/'s', []
+    cfg = get_config('tiny', subset=200, warmup_epochs=1, epochs=1, methods=('plain',), images_per_class=2, progress=False,
+                     save_every=4)
+    import i2c_nb.train as T
+    orig = T.save_checkpoint
+    T.save_checkpoint = lambda state, path: (seen.append((state['stage'], state['step'], state['batch'])), orig(state, path))[1]
+    try: train(cfg, out)
+    finally: T.save_checkpoint = orig
+    mids = [s for s in seen if s[2]]
+    assert len(mids) >= 5 and all(step % 4 == 0 for _, step, _ in mids)    # every 4 optimiser steps, inside the epochs
+
+
+def test_config_file_repeats_the_run(run_a, tmp_path):
+    out = tmp_path/'again'
+    cli('--config', run_a[0]/'report.json', '--out', out, '--no-progress', '--threads', '1')
+    a, b = (json.loads((d/'report.json').read_text()) for d in (run_a[0], out))
+    assert a['config'] == b['config'] and a['results'] == b['results']
+
+
 def test_resume_refuses_other_settings(run_a, tmp_path):
     out = tmp_path/'c'
     cli(*TINY, '--out', out, '--stop-after', '1')
     r = cli(*TINY, '--out', out, '--resume', '--lambda1', '0.5', check=False)
-    assert r.returncode != 0 and 'lambda1' in r.stderr
+    one_line_error(r, 'lambda1')
 
 
 def test_nan_loss_stops_with_step_and_component(tmp_path):
     out = tmp_path/'nan'
-    r = cli(*TINY, '--out', out, '--lambda1', 'nan', check=False)
-    assert r.returncode == 2
-    assert 'non-finite loss at step' in r.stderr and "stage 'sc+gc'" in r.stderr and 'component sc (lambda1 * L_sc) = nan' in r.stderr
+    r = cli(*TINY, '--out', out, '--lambda1', '1e38', check=False)      # a legal setting whose product overflows float32
+    one_line_error(r, 'non-finite loss at step', "stage 'sc+gc'", 'component sc (lambda1 * L_sc) = inf')
     ck = load_checkpoint(out/'checkpoint.pt')                       # the last good checkpoint (end of the plain branch)
     assert ck['stage'] == 'plain' and all(torch.isfinite(v).all() for v in ck['model'].values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize('args,msg', [(['--lambda1', 'nan'], '--lambda1 must be a finite number >= 0, got nan'),
+                                      (['--delta', '1.5'], '--delta must be a number in (0, 1), got 1.5'),
+                                      (['--alpha', '0'], '--alpha must be a number in (0, 1), got 0'),
+                                      (['--k', '0'], '--k must be an integer >= 1'),
+                                      (['--backbone', 'resnet18'], '--backbone must be one of'),
+                                      (['--weights', 'IMAGENET1K_V1'], "backbone 'small' has no torchvision weights"),
+                                      (['--init', 'nowhere.pt'], '--init nowhere.pt: no such checkpoint file'),
+                                      (['--preset', 'cub-resnet50'], "preset 'cub-resnet50' trains on real data: give its folder with --data"),
+                                      (['--preset', 'ilsvrc-vgg16'], "give its folder with --data")])
+def test_bad_settings_stop_before_anything(tmp_path, args, msg):
+    t0 = time.time()
+    r = cli(*TINY, *args, '--out', tmp_path/'run', check=False)
+    one_line_error(r, msg)
+    assert not (tmp_path/'run').exists() and time.time() - t0 < 60
 
 
 def test_missing_data_fails_before_training(tmp_path):
     out = tmp_path/'run'
     r = cli(*TINY, '--out', out, '--data', tmp_path/'nowhere', check=False)
-    assert r.returncode == 2 and 'does not exist' in r.stderr and not out.exists()
+    one_line_error(r, 'does not exist')
+    assert not out.exists()
 
 
 def test_malformed_data_fails_before_training(tmp_path):
@@ -96,7 +173,8 @@ def test_malformed_data_fails_before_training(tmp_path):
         (root/'metadata'/s/'image_sizes.txt').write_text('a.png,10,10\n')
         (root/'metadata'/s/'localization.txt').write_text('a.png,0,0,5,5\n')
     r = cli(*TINY, '--out', out, '--data', root, check=False)
-    assert r.returncode == 2 and 'class_labels.txt' in r.stderr and not out.exists()
+    one_line_error(r, 'class_labels.txt line 1')
+    assert not out.exists()
 
 
 def test_checkpoint_is_atomic(tmp_path, monkeypatch):
@@ -112,7 +190,7 @@ def test_checkpoint_is_atomic(tmp_path, monkeypatch):
 def test_checkpoint_loads_with_weights_only(tmp_path):
     p = tmp_path/'evil.pt'
     torch.save({'cfg': get_config('tiny')}, p)                      # an arbitrary object: refused
-    with pytest.raises(Exception): load_checkpoint(p)
+    with pytest.raises(CheckpointError, match='evil.pt: not a readable checkpoint'): load_checkpoint(p)
 
 
 def test_cams_writes_wsolevaluation_scoremaps(run_a, tmp_path):
@@ -122,3 +200,24 @@ def test_cams_writes_wsolevaluation_scoremaps(run_a, tmp_path):
     assert len(files) == 100 and 'wrote 100 score maps' in r.stdout
     m = np.load(files[0])
     assert m.shape == (224, 224) and m.dtype == np.float32 and 0 <= m.min() and m.max() <= 1 and np.isfinite(m).all()
+
+
+def test_test_command_reproduces_the_report(run_a, tmp_path):
+    "i2c-test on the I2C branch's checkpoint gives the numbers the run reported for that branch (files vs memory: same pixels)."
+    res = tmp_path/'t.json'
+    r = cli('--checkpoint', run_a[0]/'sc_gc.pt', '--json', res, '--device', 'cpu', cmd='i2c_test')
+    assert 'MaxBoxAcc' in r.stdout and 'sc+gc' in r.stdout
+    got = json.loads(res.read_text())['results']['sc+gc']
+    want = json.loads((run_a[0]/'report.json').read_text())['results']['sc+gc']
+    for part in ('test', 'test_at_val', 'loc', 'val'): assert got[part] == want[part], part
+
+
+@pytest.mark.parametrize('cmd', ['i2c_cams', 'i2c_test'])
+def test_eval_commands_refuse_bad_checkpoints(tmp_path, cmd):
+    (tmp_path/'corrupt.pt').write_bytes(b'not a checkpoint')
+    torch.save({'w': torch.ones(1)}, tmp_path/'other.pt')
+    extra = ['--out', tmp_path/'cams'] if cmd == 'i2c_cams' else []
+    for name, msg in (('missing.pt', 'no such checkpoint file'), ('corrupt.pt', 'not a readable checkpoint'),
+                      ('other.pt', 'not an i2c_nb training checkpoint')):
+        one_line_error(cli('--checkpoint', tmp_path/name, *extra, cmd=cmd, check=False), name, msg)
+    assert not (tmp_path/'cams').exists()

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest, torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from i2c_nb.train import train, get_config, Data
+from i2c_nb.train import train
+from i2c_nb.config import get_config
+from i2c_nb.pipeline import Data
 
 WORLD = 2
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
@@ -54,5 +56,24 @@ def test_rank0_writes_the_run(ranks):
     assert rep['world_size'] == 2
     n_steps = [json.loads(l)['step'] for l in (out/'metrics.jsonl').read_text().splitlines() if json.loads(l)['kind'] == 'epoch']
     cfg = get_config('tiny', subset=200, warmup_epochs=0, epochs=1, methods=('sc+gc',), images_per_class=2)
-    per_rank = len(Data(cfg).sampler(rank=0, world_size=WORLD))
-    assert n_steps == [per_rank] and per_rank < len(Data(cfg).sampler())   # each rank ran its half of the batches
+    data = Data(cfg)
+    per_rank = len(data.sampler(rank=0, world_size=WORLD))
+    assert n_steps == [per_rank]                                    # each rank ran its share of the batches ...
+    one = data.sampler()
+    assert rep['batch']['global_batch'] == one.batch_size == 20     # ... of the paper's batch split over the ranks (5 classes x 2 each)
+    assert rep['batch']['per_rank'] == 10 and rep['batch']['rule'] == 'split'
+    assert per_rank <= len(one) and per_rank * WORLD * 10 >= 200       # an epoch still covers the 200 images, in no more steps
+
+
+def test_torchrun_cli(tmp_path):
+    "The real command under torchrun (2 CPU processes, gloo): the run completes and rank 0 reports the distributed run."
+    import json, subprocess, sys
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29533',
+                        '-m', 'i2c_nb.train', '--preset', 'tiny', '--subset', '200', '--warmup-epochs', '1', '--epochs', '1',
+                        '--images-per-class', '2', '--no-progress', '--device', 'cpu', '--out', str(tmp_path/'run')],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads((tmp_path/'run'/'report.json').read_text())
+    assert rep['world_size'] == 2 and set(rep['results']) == {'warmup', 'plain', 'sc+gc'}
+    assert 'split over 2 ranks' in r.stdout
