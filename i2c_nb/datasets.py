@@ -329,7 +329,7 @@ def open_dataset(data,            # the data folder: CUB_200_2011, an ImageNet r
     if root is not None and not root.is_dir(): raise DataFormatError(f'data folder {root} does not exist')
     if metadata is None and (root/'images.txt').is_file(): return _open_cub(root, 5 if holdout is None else holdout)
     if metadata is not None or (root/'metadata').is_dir():
-        if holdout is not None: raise ValueError("--holdout applies to CUB's and ImageNet's own folders; wsolevaluation's metadata fixes val")
+        if holdout is not None: raise DataFormatError(f"{root or metadata}: --holdout applies to CUB's and ImageNet's own folders; wsolevaluation's metadata fixes val")
         return _open_wsol(root, Path(metadata) if metadata is not None else root/'metadata')
     if (root/'train').is_dir() and (root/'val').is_dir(): return _open_imagenet(root, 10 if holdout is None else holdout)
     raise _bad(root, 'no known dataset layout; expected one of: ' + '; '.join(f'({k}) {l}' for k, l in enumerate(LAYOUTS, 1)))

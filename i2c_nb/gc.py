@@ -27,6 +27,18 @@ def class_means(v:Tensor,                 # (B,K,D) seed vectors
     n = torch.bincount(inv, minlength=len(classes)) * v.shape[1]
     return classes, sums / n[:, None].to(sums.dtype), n
 
+# %% ../nbs/05_gc.ipynb #7be398d6
+def _class_sums(v:Tensor,                  # (B,K,D) seed vectors
+                labels:Tensor,             # (B,) class index per image, in [0, Y) for the valid images
+                valid:Tensor|None,         # (B,) bool: False drops the image; None: all valid
+                n_classes:int,             # Y
+               )->Tensor:                  # (Y, D+1), float32 at least: per-class sums, then counts
+    "For all `Y` classes: the sum of the class's valid seed vectors and their number, packed as one (Y, D+1) tensor; differentiable in `v`."
+    (B, K, D), dt = v.shape, torch.promote_types(v.dtype, torch.float32)
+    ok = torch.ones(B, dtype=torch.bool, device=v.device) if valid is None else valid
+    src = torch.cat([torch.where(ok[:, None], v.to(dt).sum(1), 0), K * ok[:, None].to(dt)], 1)      # (B, D+1)
+    return src.new_zeros(n_classes, D + 1).index_add(0, torch.where(ok, labels, 0), src)
+
 # %% ../nbs/05_gc.ipynb #fd063f0a
 def momentum_rate(t:Tensor|float,       # (...) update counts t^y
                   alpha:float=0.002,    # decay (the authors' code: 0.002)
@@ -34,10 +46,17 @@ def momentum_rate(t:Tensor|float,       # (...) update counts t^y
     "Eq. 4: the update rate `η = exp(-α t)` of a class that has been updated `t` times."
     return torch.exp(-alpha * t) if torch.is_tensor(t) else math.exp(-alpha * t)
 
-# %% ../nbs/05_gc.ipynb #4c72a51c
+# %% ../nbs/05_gc.ipynb #49bb908a
 def _distributed()->bool:
     "True when torch.distributed is initialised with more than one process."
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+def _check_labels(labels:Tensor, valid:Tensor|None, n_classes:int):
+    "Raise a `ValueError` unless the labels of the valid images lie in [0, Y); CPU tensors only (elsewhere reading them would synchronise)."
+    if labels.device.type != 'cpu': return
+    y = labels if valid is None else labels[valid]
+    if len(y) and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"labels must lie in [0, {n_classes}), got {y.unique().tolist()}")
 
 class GCMemory(nn.Module):
     "Global consistency (Eqs. 2-5): class centres `centers` (Y,D) and update counts `counts` (Y,); calling it returns Eq. 5 and (training, momentum) updates the centres."
@@ -64,24 +83,19 @@ class GCMemory(nn.Module):
                 valid:Tensor|None=None,        # (B,) bool: False for an image without seeds; None: all valid
                )->Tensor:                      # scalar, Eq. 5
         "Eq. 5 against the current centres; then, in training mode with mode 'momentum', the update of Eqs. 3-4."
-        if self.training and self.mode == 'momentum': self._sync_()
-        classes, a, _ = class_means(v, labels, valid)
-        if len(classes) and (classes[0] < 0 or classes[-1] >= self.n_classes):
-            raise ValueError(f"labels must lie in [0, {self.n_classes}), got {classes.tolist()}")
-        w = self.centers[classes]
-        if self.mode == 'momentum': w = w.detach()
-        loss = feature_distance(w, a, self.squared, self.eps).sum() / max(len(classes), 1)
-        if self.training and self.mode == 'momentum': self.update_(v, labels, valid)
+        _check_seed_batch(v, labels, valid); _check_labels(labels, valid, self.n_classes)
+        momentum = self.training and self.mode == 'momentum'
+        if momentum: self._sync_()
+        sums = _class_sums(v, labels, valid, self.n_classes)           # (Y, D+1), 0 for an absent class
+        n = sums[:, -1]; present = n > 0                               # (Y,): the classes Y^B of the batch
+        a = sums[:, :-1] / n.clamp_min(1)[:, None]                     # (Y,D) Eq. 2; 0 for an absent class
+        w = self.centers if self.mode == 'backprop' else self.centers.detach()
+        d = feature_distance(w, a, self.squared, self.eps)             # (Y,)
+        loss = (d * present).sum() / present.sum().clamp_min(1)        # Eq. 5, the mean over Y^B
+        if momentum: self._apply_sums_(sums.detach())
         return loss
 
-# %% ../nbs/05_gc.ipynb #618b5cbc
-@torch.no_grad()
-def _class_sums(v:Tensor, labels:Tensor, valid:Tensor|None, n_classes:int)->Tensor:
-    "Per class: the sum of its seed vectors and their number, packed as a (Y, D+1) float32 tensor."
-    if valid is not None: v, labels = v[valid], labels[valid]
-    src = torch.cat([v.float().sum(1), v.new_full((len(v), 1), v.shape[1], dtype=torch.float32)], 1)
-    return src.new_zeros(n_classes, v.shape[-1] + 1).index_add_(0, labels, src)
-
+# %% ../nbs/05_gc.ipynb #d03f18b4
 @patch
 def _sync_(self:GCMemory):
     "Once per process, in distributed training: take rank 0's centres and counts (ranks may have drawn different random centres)."
@@ -94,15 +108,20 @@ def update_(self:GCMemory, v:Tensor,          # (B,K,D) seed vectors (their grad
             labels:Tensor,                    # (B,) class index per image
             valid:Tensor|None=None):          # (B,) bool; None: all valid
     "Eqs. 3-4 for every class with a valid image (in any process): `w ← (1-η) w + η a`, `η = exp(-α t)`, `t += 1`."
-    _check_seed_batch(v, labels, valid)
+    _check_seed_batch(v, labels, valid); _check_labels(labels, valid, self.n_classes)
     dev = self.centers.device
     with torch.no_grad():
-        sums = _class_sums(v.to(dev), labels.to(dev), None if valid is None else valid.to(dev), self.n_classes)
+        self._apply_sums_(_class_sums(v.to(dev), labels.to(dev), None if valid is None else valid.to(dev), self.n_classes))
+
+@patch
+def _apply_sums_(self:GCMemory, sums:Tensor):   # (Y, D+1) this process's class sums and counts, from `_class_sums`
+    "Eqs. 3-4 from packed class sums, for all `Y` classes at once; a class without a vector keeps its centre and count."
+    with torch.no_grad():
         if _distributed():
             self._sync_()
-            dist.all_reduce(sums)                              # global sums and counts: the same update on every rank
-        seen = sums[:, -1] > 0
-        a = sums[seen, :-1] / sums[seen, -1:]                  # Eq. 2 over the whole (distributed) batch
-        eta = momentum_rate(self.counts[seen].float(), self.alpha)[:, None]             # Eq. 4
-        self.centers[seen] = ((1 - eta) * self.centers[seen].float() + eta * a).to(self.centers.dtype)   # Eq. 3
-        self.counts[seen] += 1
+            sums = sums.clone(); dist.all_reduce(sums)              # global sums and counts: the same update on every rank
+        n = sums[:, -1:]; seen = n > 0                              # (Y,1)
+        a = sums[:, :-1].float() / n.float().clamp_min(1)           # Eq. 2 over the whole (distributed) batch
+        eta = torch.where(seen, momentum_rate(self.counts.float(), self.alpha)[:, None], 0)   # Eq. 4; 0: no update
+        self.centers.copy_(torch.lerp(self.centers.float(), a, eta))                         # Eq. 3
+        self.counts += seen[:, 0]

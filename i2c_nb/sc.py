@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['same_class_pairs', 'feature_distance', 'sc_loss']
+__all__ = ['same_class_pairs', 'feature_distance', 'same_class_mask', 'pairwise_distances', 'sc_loss']
 
 # %% ../nbs/04_sc.ipynb #4fc77e4b
 def same_class_pairs(labels:Tensor,              # (B,) class index per image
@@ -28,7 +28,7 @@ def feature_distance(a:Tensor, b:Tensor,   # (...,D) each, compared row by row
     "`‖a-b‖²` or `‖a-b+eps‖` over the last dimension."
     return (a - b).pow(2).sum(-1) if squared else (a - b + eps).norm(dim=-1)
 
-# %% ../nbs/04_sc.ipynb #e5eff9a6
+# %% ../nbs/04_sc.ipynb #539d9ce5
 def _check_seed_batch(v:Tensor, labels:Tensor, valid:Tensor|None):
     "Raise a `ValueError` unless `v` is `(B,K,D)`, `labels` `(B,)` and `valid` `(B,)` bool or None."
     if v.ndim != 3: raise ValueError(f"seed vectors must be (B,K,D), got shape {tuple(v.shape)}")
@@ -36,14 +36,41 @@ def _check_seed_batch(v:Tensor, labels:Tensor, valid:Tensor|None):
     if valid is not None and (valid.shape != v.shape[:1] or valid.dtype != torch.bool):
         raise ValueError(f"valid must be a (B,)=({len(v)},) bool tensor, got {valid.dtype} {tuple(valid.shape)}")
 
+# %% ../nbs/04_sc.ipynb #a4309302
+def same_class_mask(labels:Tensor,              # (B,) class index per image
+                    valid:Tensor|None=None,     # (B,) bool, False drops the image; None: all images count
+                   )->Tensor:                   # (B,B) bool, diagonal included
+    "`[y_i = y_j] & valid_i & valid_j` for every two images `i, j`: a fixed shape, whatever the labels."
+    same = labels[:, None] == labels[None]
+    return same if valid is None else same & valid[:, None] & valid[None]
+
+# %% ../nbs/04_sc.ipynb #3e75996f
+def pairwise_distances(x:Tensor,              # (...,B,D) rows to compare
+                       squared:bool=True,     # squared L2; False: `‖a-b+eps‖`, as `feature_distance`
+                       eps:float=1e-6,        # squared=False only: added to every coordinate of `a-b`
+                      )->Tensor:              # (...,B,B): [..., i, j] = feature_distance(x[..., i, :], x[..., j, :])
+    "`feature_distance` between every two rows of `x`, from the Gram matrix `x xᵀ`."
+    n = x.pow(2).sum(-1)                                                     # (...,B) ‖a‖²
+    d2 = n[..., :, None] + n[..., None, :] - 2 * x @ x.transpose(-1, -2)     # ‖a-b‖²
+    if squared: return d2.clamp_min(0)
+    s = x.sum(-1)                                                            # (...,B) Σa
+    d2 = d2 + 2 * eps * (s[..., :, None] - s[..., None, :]) + x.shape[-1] * eps**2
+    return d2.clamp_min(torch.finfo(d2.dtype).tiny).sqrt()
+
+# %% ../nbs/04_sc.ipynb #cd4315d9
 def sc_loss(v:Tensor,                  # (B,K,D) seed vectors, K seeds per image
             labels:Tensor,             # (B,) class index per image
             valid:Tensor|None=None,    # (B,) bool: False for an image without seeds; None: all valid
             squared:bool=True,         # Eq. 1's squared L2 (the paper); False: `‖·+eps‖` (the authors' code)
             eps:float=1e-6,            # squared=False only, see `feature_distance`
            )->Tensor:                  # scalar
-    "Stochastic consistency (Eq. 1) averaged over all same-class pairs `i<j` of valid images; 0 (with a graph) without a pair."
+    "Stochastic consistency (Eq. 1) averaged over all same-class pairs `i<j` of valid images; 0 (with a graph) without a pair. Fixed shapes: no host synchronisation."
     _check_seed_batch(v, labels, valid)
-    i, j = same_class_pairs(labels, valid)
-    per_pair = feature_distance(v[i], v[j], squared, eps).mean(-1)     # (P,): 1/K sum_k, Eq. 1
-    return per_pair.sum() / max(len(per_pair), 1)
+    B, K, D = v.shape
+    same = same_class_mask(labels, valid)                                     # (B,B) s_ij
+    if valid is not None: v = torch.where(valid[:, None, None], v, 0)         # invalid rows reach nothing
+    n = same.sum(1).clamp_min(1)[:, None].to(v.dtype)                          # (B,1) valid images of i's class
+    mu = (same.to(v.dtype) @ v.reshape(B, K * D) / n).view(B, K, D)           # (B,K,D) mean of i's class
+    d = pairwise_distances((v - mu).transpose(0, 1), squared, eps).mean(0)    # (B,B): Eq. 1 for every pair
+    pairs = same.triu(1)                                                      # i < j
+    return torch.where(pairs, d, 0).sum() / pairs.sum().clamp_min(1)

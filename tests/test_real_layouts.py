@@ -115,3 +115,22 @@ def test_wsolevaluation_layout_with_weak_train(tmp_path):
     rep = json.loads((out/'report.json').read_text())
     assert rep['data']['layout'] == 'wsol' and rep['data']['train']['weak'] and rep['data']['train']['images'] == 18
     assert 'MaxBoxAcc' in rep['results']['sc']['test_at_val']
+
+
+def test_mid_epoch_resume_through_workers_is_exact(tmp_path):
+    "Files read by 2 DataLoader workers that prefetch ahead: stop in the middle of the I2C epoch, resume: the same run, exactly."
+    cub = make_cub_folder(tmp_path/'CUB_200_2011', n_classes=3, train_per_class=7, test_per_class=3)
+    args = ['--preset', 'cub-resnet50', '--data', cub, '--holdout', '2', '--backbone', 'small', '--weights', 'none', '--crop', '64',
+            '--resize', '72', '--width', '32', '--warmup-epochs', '1', '--epochs', '1', '--method', 'sc+gc', '--no-baseline',
+            '--workers', '2', '--eval-batch', '8', '--no-progress', '--threads', '1']
+    run('i2c-train', *args, '--out', tmp_path/'a')
+    r = run('i2c-train', *args, '--out', tmp_path/'b', '--stop-after-steps', '4')        # 3 warm-up steps, then 1 of 3 I2C steps
+    assert 'stopped after 4 step(s)' in r.stdout
+    ck = torch.load(tmp_path/'b'/'checkpoint.pt', weights_only=True)
+    assert (ck['stage'], ck['batch']) == ('sc+gc', 1)
+    run('i2c-train', *args, '--out', tmp_path/'b', '--resume')
+    a, b = (json.loads((tmp_path/d/'report.json').read_text())['results'] for d in 'ab')
+    assert a == b
+    sa, sb = (torch.load(tmp_path/d/'sc_gc.pt', weights_only=True) for d in 'ab')
+    for k in sa['model']: assert torch.equal(sa['model'][k], sb['model'][k]), k
+    assert torch.equal(sa['objective']['memory.centers'], sb['objective']['memory.centers'])

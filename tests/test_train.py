@@ -103,6 +103,10 @@ def test_mid_epoch_resume_is_exact(run_a, tmp_path):
     sa, sb = (load_checkpoint(d/'sc_gc.pt') for d in (run_a[0], out))
     for k in sa['model']: assert torch.equal(sa['model'][k], sb['model'][k]), k
     assert torch.equal(sa['objective']['memory.centers'], sb['objective']['memory.centers'])
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator   # TensorBoard too: no gap, no repeat
+    ta, tb = (EventAccumulator(str(d/'tensorboard')).Reload() for d in (run_a[0], out))
+    for tag in ('sc+gc/loss/sc', 'plain/loss/cls', 'sc+gc/epoch_val/MaxBoxAcc'):
+        assert [(e.step, e.value) for e in ta.Scalars(tag)] == [(e.step, e.value) for e in tb.Scalars(tag)], tag
 
 
 def test_save_every_writes_mid_epoch_checkpoints(tmp_path):
@@ -221,3 +225,15 @@ def test_eval_commands_refuse_bad_checkpoints(tmp_path, cmd):
                       ('other.pt', 'not an i2c_nb training checkpoint')):
         one_line_error(cli('--checkpoint', tmp_path/name, *extra, cmd=cmd, check=False), name, msg)
     assert not (tmp_path/'cams').exists()
+
+
+def test_test_command_under_torchrun(run_a, tmp_path):
+    "i2c-test on 2 CPU processes (gloo), each evaluating its share: the numbers of one process."
+    one, two = tmp_path/'one.json', tmp_path/'two.json'
+    cli('--checkpoint', run_a[0]/'sc_gc.pt', '--json', one, '--device', 'cpu', cmd='i2c_test')
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29541', '--no-python',
+                        'i2c-test', '--checkpoint', str(run_a[0]/'sc_gc.pt'), '--json', str(two), '--device', 'cpu'],
+                       capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    a, b = (json.loads(p.read_text()) for p in (one, two))
+    assert b['world_size'] == 2 and a['results'] == b['results']
