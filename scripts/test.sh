@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README): package in sync with the notebooks, notebooks clean, every notebook
-# run by nbdev_test, then pytest. Run from the repository root, in an environment with the dev extra.
+# pytest, then every notebook run by nbdev_test and again in a real Jupyter kernel. Run from the repository root, in an environment with the dev extra.
 # Closing line: 'notebooks: N passed, M failed'.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +38,9 @@ rm -f "$log"
 if [ "$nbrc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 if [ "$nbrc" -ne 0 ] || [ "$failed" -ne 0 ]; then status=1; fi
 if [ "$total" -eq 0 ]; then echo "FAIL: no notebook ran"; status=1; fi
+
+echo "== real Jupyter kernel: every notebook as JupyterLab runs it (slow and gpu cells skipped)"
+python scripts/run_kernel.py --jobs 2 2> >(grep -v 'without encryption' >&2)
+if [ $? -ne 0 ]; then status=1; fi
 echo "notebooks: $((total - failed)) passed, $failed failed"
 exit $status

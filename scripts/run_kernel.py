@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""Execute every notebook in a real Jupyter kernel, as JupyterLab does (nbdev_test runs cells in-process instead).
+
+`#| slow` and `#| gpu` cells are skipped, as nbdev_test skips them; nothing is written back to the notebooks.
+The kernel is this interpreter (a kernelspec made for the run), whatever kernels the machine has installed.
+Exit status 1 if any cell of any notebook fails; the failing cell and the end of its traceback are printed.
+
+    python scripts/run_kernel.py [NOTEBOOK ...] [--jobs 2]
+"""
+import argparse, json, os, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+SKIP = ('#| slow', '#| gpu')
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kernel_home() -> str:
+    "A Jupyter data folder whose only kernel runs this interpreter; put first on JUPYTER_PATH."
+    d = Path(tempfile.mkdtemp(prefix='i2c-kernel-'))
+    (d/'kernels'/'i2c-nb-run').mkdir(parents=True)
+    spec = dict(argv=[sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+                display_name='i2c_nb (this interpreter)', language='python')
+    (d/'kernels'/'i2c-nb-run'/'kernel.json').write_text(json.dumps(spec))
+    return str(d)
+
+
+def run(path: Path, timeout: int) -> tuple:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    nb = nbformat.read(path, as_version=4)
+    skipped = 0
+    for c in nb.cells:
+        if c.cell_type == 'code' and any(line.strip().startswith(SKIP) for line in c.source.splitlines()[:3]):
+            c.source, skipped = 'pass', skipped + 1
+    t0 = time.time()
+    client = NotebookClient(nb, timeout=timeout, kernel_name='i2c-nb-run', allow_errors=False,
+                            resources={'metadata': {'path': str(path.parent)}})
+    try:
+        client.execute()
+        return path.name, True, time.time() - t0, skipped, ''
+    except CellExecutionError as e:
+        return path.name, False, time.time() - t0, skipped, '\n'.join(str(e).strip().splitlines()[-25:])
+    except Exception as e:   # a dead kernel, a timeout
+        return path.name, False, time.time() - t0, skipped, f'{type(e).__name__}: {e}'
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('notebooks', nargs='*', help='notebooks (default: every nbs/*.ipynb)')
+    p.add_argument('--jobs', type=int, default=2, help='notebooks at a time (default 2)')
+    p.add_argument('--timeout', type=int, default=1200, help='seconds per cell (default 1200)')
+    a = p.parse_args(argv)
+    nbs = [Path(n).resolve() for n in a.notebooks] or sorted((ROOT/'nbs').glob('*.ipynb'))
+    os.environ['JUPYTER_PATH'] = kernel_home() + os.pathsep + os.environ.get('JUPYTER_PATH', '')
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    failed = []
+    with ThreadPoolExecutor(a.jobs) as pool:
+        for name, ok, secs, skipped, err in pool.map(lambda n: run(n, a.timeout), nbs):
+            print(f"{'ok  ' if ok else 'FAIL'} {name} ({secs:.1f} s, {skipped} slow/gpu cells skipped)", flush=True)
+            if not ok: failed.append(name); print(err, flush=True)
+    print(f"real kernel: {len(nbs) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"`i2c-ablate` end to end on a small config: the runs, the results file, resuming, and bad input."
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+SMALL = dict(preset='tiny', subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False)
+
+
+def ablate(*args):
+    exe = Path(sys.executable).parent/'i2c-ablate'
+    cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'from i2c_nb.ablate import i2c_ablate; i2c_ablate()']
+    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=900)
+
+
+@pytest.fixture(scope='module')
+def small(tmp_path_factory):
+    d = tmp_path_factory.mktemp('ablate')
+    (d/'small.json').write_text(json.dumps(SMALL))
+    args = ['--config', d/'small.json', '--seeds', '0', '--sens-seeds', '0', '--methods', 'plain,sc+gc', '--grid', 'k=3,8',
+            '--out', d/'out'/'ablations.json', '--runs', d/'runs', '--jobs', '2']
+    r = ablate(*args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return d, args, r
+
+
+def test_results_file(small):
+    d, _, r = small
+    ab = json.loads((d/'out'/'ablations.json').read_text())
+    assert ab['format'] == 'i2c_nb.ablate/1' and ab['complete'] and ab['command'].startswith('i2c-ablate --config')
+    assert sorted((x['seed'], x['tag']) for x in ab['runs']) == [(0, 'plain'), (0, 'sc+gc'), (0, 'sc+gc_k=8')]
+    assert ab['grid'] == {'k': [3, 8]} and ab['seeds'] == [0] and ab['machine']['jobs'] == 2
+    for x in ab['runs']:
+        assert x['config']['seed'] == 0 and x['config']['subset'] == 200 and x['time_s'] > 0
+        assert x['config']['k'] == (8 if x['tag'] == 'sc+gc_k=8' else 3)
+        # the size study's boxes over all images are exactly the run's test MaxBoxAcc at the val threshold
+        assert x['sizes']['all']['BoxAcc'] == pytest.approx(x['results']['test_at_val']['MaxBoxAcc'], abs=1e-9)
+        assert sum(t['n'] for t in x['sizes']['thirds']) == 100
+        assert [e['stage'] for e in x['epochs']] == (['warmup', 'plain'] if x['warmup'] else [x['method']])
+    sc = next(x for x in ab['runs'] if x['tag'] == 'sc+gc')
+    assert sc['epochs'][0]['sc'] > 0 and sc['config']['init'].endswith(os.path.join('seed0', 'plain', 'warmup.pt'))
+    assert r.stdout.count('[') >= 3 and '3/3' in r.stdout
+
+
+def test_branch_from_warmup_equals_branch_in_one_run(small, tmp_path):
+    "A branch task (init = the seed's warm-up) gives the metrics of the same branch trained inside one i2c-train run."
+    d, _, _ = small
+    ab = json.loads((d/'out'/'ablations.json').read_text())
+    cfg = dict(SMALL, methods=['plain', 'sc+gc'])
+    (tmp_path/'c.json').write_text(json.dumps(cfg))
+    r = subprocess.run([sys.executable, '-m', 'i2c_nb.train', '--config', tmp_path/'c.json', '--out', tmp_path/'one'],
+                       capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    one = json.loads((tmp_path/'one'/'report.json').read_text())['results']
+    for x in ab['runs']:
+        if x['tag'] in ('plain', 'sc+gc'):
+            assert x['results']['test'] == one[x['tag']]['test']
+            assert x['results']['test_at_val'] == one[x['tag']]['test_at_val']
+
+
+def test_rerun_reads_back(small):
+    d, args, _ = small
+    before = json.loads((d/'out'/'ablations.json').read_text())
+    r = ablate(*args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count('read back') == 3
+    after = json.loads((d/'out'/'ablations.json').read_text())
+    strip = lambda ab: sorted((json.dumps({k: v for k, v in x.items() if k != 'reused'}, sort_keys=True) for x in ab['runs']))
+    assert strip(after) == strip(before)
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['--grid', 'width=8'], "--grid width=8: the grid changes one of"),
+    (['--grid', 'lambda1=-1'], "--lambda1 must be a finite number >= 0"),
+    (['--grid', 'k=two'], "--grid k=two: k takes int values"),
+    (['--methods', 'plain,cam'], "--methods plain,cam: choose from"),
+    (['--jobs', '0'], "--jobs and --threads must be >= 1"),
+])
+def test_bad_input(tmp_path, extra, message):
+    r = ablate('--out', tmp_path/'o'/'a.json', '--runs', tmp_path/'runs', *extra)
+    assert r.returncode == 2 and r.stderr.startswith('i2c-ablate: ') and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path/'o').exists() and not (tmp_path/'runs').exists()
+
+
+def test_config_with_init_refused(tmp_path):
+    (tmp_path/'ck.pt').write_bytes(b'x')
+    (tmp_path/'c.json').write_text(json.dumps(dict(SMALL, init=str(tmp_path/'ck.pt'))))
+    r = ablate('--config', tmp_path/'c.json', '--out', tmp_path/'a.json', '--runs', tmp_path/'runs')
+    assert r.returncode == 2 and "a config with 'init' cannot be used" in r.stderr, r.stderr
+    assert not (tmp_path/'a.json').exists()
