@@ -1,17 +1,17 @@
 #!/usr/bin/env python
 """Execute every notebook in a real Jupyter kernel, as JupyterLab does (nbdev_test runs cells in-process instead).
 
-`#| slow` and `#| gpu` cells are skipped, as nbdev_test skips them; nothing is written back to the notebooks.
+`#| slow`, `#| gpu` and `#| eval: false` cells are skipped, as nbdev_test skips them; nothing is written back to the notebooks.
 The kernel is this interpreter (a kernelspec made for the run), whatever kernels the machine has installed.
 Exit status 1 if any cell of any notebook fails; the failing cell and the end of its traceback are printed.
 
     python scripts/run_kernel.py [NOTEBOOK ...] [--jobs 2]
 """
-import argparse, json, os, sys, tempfile, time
+import argparse, json, os, shutil, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-SKIP = ('#| slow', '#| gpu')
+SKIP = ('#| slow', '#| gpu', '#| eval: false')
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,14 +52,18 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=2, help='notebooks at a time (default 2)')
     p.add_argument('--timeout', type=int, default=1200, help='seconds per cell (default 1200)')
     a = p.parse_args(argv)
+    if a.jobs < 1 or a.timeout < 1: p.error('--jobs and --timeout must be >= 1')
     nbs = [Path(n).resolve() for n in a.notebooks] or sorted((ROOT/'nbs').glob('*.ipynb'))
-    os.environ['JUPYTER_PATH'] = kernel_home() + os.pathsep + os.environ.get('JUPYTER_PATH', '')
+    home = kernel_home()
+    os.environ['JUPYTER_PATH'] = os.pathsep.join([home] + [p for p in [os.environ.get('JUPYTER_PATH')] if p])
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     failed = []
-    with ThreadPoolExecutor(a.jobs) as pool:
-        for name, ok, secs, skipped, err in pool.map(lambda n: run(n, a.timeout), nbs):
-            print(f"{'ok  ' if ok else 'FAIL'} {name} ({secs:.1f} s, {skipped} slow/gpu cells skipped)", flush=True)
-            if not ok: failed.append(name); print(err, flush=True)
+    try:
+        with ThreadPoolExecutor(a.jobs) as pool:
+            for name, ok, secs, skipped, err in pool.map(lambda n: run(n, a.timeout), nbs):
+                print(f"{'ok  ' if ok else 'FAIL'} {name} ({secs:.1f} s, {skipped} slow/gpu cells skipped)", flush=True)
+                if not ok: failed.append(name); print(err, flush=True)
+    finally: shutil.rmtree(home, ignore_errors=True)
     print(f"real kernel: {len(nbs) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 

@@ -4,7 +4,9 @@ from pathlib import Path
 import pytest
 
 ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-SMALL = dict(preset='tiny', subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False)
+# the paper's kind of schedule: lr x0.1 after run epochs 1 and 2 (one drop during the warm-up, one inside the branches)
+SMALL = dict(preset='tiny', subset=200, warmup_epochs=1, epochs=2, images_per_class=2, progress=False, schedule='step',
+             milestones=[1, 2], lr=1e-3)
 
 
 def ablate(*args):
@@ -36,8 +38,9 @@ def test_results_file(small):
         # the size study's boxes over all images are exactly the run's test MaxBoxAcc at the val threshold
         assert x['sizes']['all']['BoxAcc'] == pytest.approx(x['results']['test_at_val']['MaxBoxAcc'], abs=1e-9)
         assert sum(t['n'] for t in x['sizes']['thirds']) == 100
-        assert [e['stage'] for e in x['epochs']] == (['warmup', 'plain'] if x['warmup'] else [x['method']])
+        assert [e['stage'] for e in x['epochs']] == (['warmup', 'plain', 'plain'] if x['warmup'] else [x['method']] * 2)
     sc = next(x for x in ab['runs'] if x['tag'] == 'sc+gc')
+    assert sc['config']['milestones'] == [1] and sc['config']['lr'] == pytest.approx(1e-4)   # the run's schedule, from the branch's start
     assert sc['epochs'][0]['sc'] > 0 and sc['config']['init'].endswith(os.path.join('seed0', 'plain', 'warmup.pt'))
     assert r.stdout.count('[') >= 3 and '3/3' in r.stdout
 
@@ -75,6 +78,8 @@ def test_rerun_reads_back(small):
     (['--grid', 'k=two'], "--grid k=two: k takes int values"),
     (['--methods', 'plain,cam'], "--methods plain,cam: choose from"),
     (['--jobs', '0'], "--jobs and --threads must be >= 1"),
+    (['--grid', 'lambda2=0.0010000001,0.001'], "values that agree to 6 digits name the same run"),
+    (['--seeds', ''], "--seeds: at least one seed"),
 ])
 def test_bad_input(tmp_path, extra, message):
     r = ablate('--out', tmp_path/'o'/'a.json', '--runs', tmp_path/'runs', *extra)
@@ -88,3 +93,23 @@ def test_config_with_init_refused(tmp_path):
     r = ablate('--config', tmp_path/'c.json', '--out', tmp_path/'a.json', '--runs', tmp_path/'runs')
     assert r.returncode == 2 and "a config with 'init' cannot be used" in r.stderr, r.stderr
     assert not (tmp_path/'a.json').exists()
+
+
+def test_out_is_a_folder_and_no_warmup(tmp_path):
+    (tmp_path/'o').mkdir()
+    r = ablate('--out', tmp_path/'o', '--runs', tmp_path/'runs')
+    assert r.returncode == 2 and '--out' in r.stderr and 'a folder' in r.stderr, r.stderr
+    (tmp_path/'c.json').write_text(json.dumps(dict(SMALL, warmup_epochs=0)))
+    r = ablate('--config', tmp_path/'c.json', '--out', tmp_path/'a.json', '--runs', tmp_path/'runs')
+    assert r.returncode == 2 and 'warmup_epochs must be >= 1' in r.stderr, r.stderr
+    assert not (tmp_path/'a.json').exists() and not (tmp_path/'runs').exists()
+
+
+def test_other_settings_refused(small, tmp_path):
+    "A runs folder made with other settings is refused with one line, not silently reused or retrained."
+    d, args, _ = small
+    (tmp_path/'c.json').write_text(json.dumps(dict(SMALL, lambda1=0.02)))
+    a = [x if x != d/'small.json' else tmp_path/'c.json' for x in args]
+    a[a.index('--out') + 1] = tmp_path/'o.json'
+    r = ablate(*a)
+    assert r.returncode == 2 and 'made with other settings' in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
