@@ -41,8 +41,10 @@ if [ "$total" -eq 0 ]; then echo "FAIL: no notebook ran"; status=1; fi
 echo "notebooks: $((total - failed)) passed, $failed failed"
 
 echo "== real Jupyter kernel: every notebook as JupyterLab runs it (slow and gpu cells skipped)"
-python scripts/run_kernel.py --jobs 2 2> >(grep --line-buffered -v 'without encryption' >&2)
+kerr=$(mktemp)
+python scripts/run_kernel.py --jobs 2 2> "$kerr"
 krc=$?
-wait $! 2>/dev/null
+grep -v 'without encryption' "$kerr" >&2 || true
+rm -f "$kerr"
 if [ $krc -ne 0 ]; then status=1; fi
 exit $status
