@@ -76,7 +76,7 @@ def test_rerun_reads_back(small):
     (['--grid', 'width=8'], "--grid width=8: the grid changes one of"),
     (['--grid', 'lambda1=-1'], "--lambda1 must be a finite number >= 0"),
     (['--grid', 'k=two'], "--grid k=two: k takes int values"),
-    (['--methods', 'plain,cam'], "--methods plain,cam: choose from"),
+    (['--methods', 'plain,nonsense'], "--methods plain,nonsense: choose from"),
     (['--jobs', '0'], "--jobs and --threads must be >= 1"),
     (['--grid', 'lambda2=0.0010000001,0.001'], "values that agree to 6 digits name the same run"),
     (['--seeds', ''], "--seeds: at least one seed"),

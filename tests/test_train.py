@@ -157,7 +157,8 @@ def test_nan_loss_stops_with_step_and_component(tmp_path):
                                       (['--method', 'cutmix+sc'], "--method: 'cutmix+sc': CutMix does not combine with SC or GC"),
                                       (['--method', 'acol2'], "--method: unknown method 'acol2'"),
                                       (['--method', 'has', '--has-drop', '1'], '--has-drop must be a number in [0, 1)'),
-                                      (['--method', 'cutmix', '--cutmix-beta', '0'], '--cutmix-beta must be a finite number > 0')])
+                                      (['--method', 'cutmix', '--cutmix-beta', '0'], '--cutmix-beta must be a finite number > 0'),
+                                      (['--method', 'adl', '--adl-gamma', '0'], '--adl-gamma must be a number in (0, 1]')])
 def test_bad_settings_stop_before_anything(tmp_path, args, msg):
     t0 = time.time()
     r = cli(*TINY, *args, '--out', tmp_path/'run', check=False)
@@ -244,16 +245,17 @@ def test_test_command_under_torchrun(run_a, tmp_path):
 
 
 def test_baselines_in_the_loop(tmp_path):
-    "HaS and CutMix branches from the same warm-up (and HaS with SC+GC), stopped inside the CutMix epoch and resumed exactly."
+    "HaS, CutMix and ADL branches from the same warm-up (and HaS with SC+GC), stopped inside the CutMix epoch and resumed exactly."
     from i2c_nb.train import train
-    kw = dict(subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False, methods=('has', 'cutmix', 'has+sc+gc'))
+    kw = dict(subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False, methods=('has', 'cutmix', 'has+sc+gc', 'adl'))
     full = train(get_config('tiny', **kw), tmp_path/'full')
-    assert list(full['results']) == ['warmup', 'has', 'cutmix', 'has+sc+gc']
-    assert sorted(os.listdir(tmp_path/'full')) == ['checkpoint.pt', 'cutmix.pt', 'has.pt', 'has_sc_gc.pt', 'metrics.jsonl',
+    assert list(full['results']) == ['warmup', 'has', 'cutmix', 'has+sc+gc', 'adl']
+    assert sorted(os.listdir(tmp_path/'full')) == ['adl.pt', 'checkpoint.pt', 'cutmix.pt', 'has.pt', 'has_sc_gc.pt', 'metrics.jsonl',
                                                   'report.json', 'results.png', 'warmup.pt']
+    assert list(load_checkpoint(tmp_path/'full'/'adl.pt')['model']) == list(load_checkpoint(tmp_path/'full'/'has.pt')['model'])
     ep = {l['stage']: l for l in map(json.loads, (tmp_path/'full'/'metrics.jsonl').read_text().splitlines()) if l['kind'] == 'epoch'}
     assert ep['has+sc+gc']['sc'] > 0 and ep['has']['sc'] == 0 and ep['cutmix']['sc'] == 0
-    assert ep['has']['cls'] != ep['cutmix']['cls']                         # the branches saw different inputs
+    assert len({ep[m]['cls'] for m in ('has', 'cutmix', 'adl')}) == 3        # the branches trained differently
     assert train(get_config('tiny', **kw), tmp_path/'mid', stop_after_steps=ep['has']['step'] + 4) is None
     again = train(get_config('tiny', **kw), tmp_path/'mid', resume=True)
     assert again['results'] == full['results']
