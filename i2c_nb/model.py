@@ -28,10 +28,10 @@ def _on_meta(model:nn.Module)->nn.Module:
 
 def output_shape(model:nn.Module,   # any module; a meta copy is run, the module is untouched
                  shape:tuple,       # input shape, e.g. (1,3,224,224)
-                )->tuple:           # the output's shape, or a tuple of shapes for a tuple output
+                )->tuple:           # the output's shape, or a tuple of shapes for a tuple output (None entries left out)
     "The shape `model` returns for an input of `shape`, computed on the meta device (no arithmetic, no memory)."
     with torch.no_grad(): out = _on_meta(model)(torch.empty(shape, device='meta'))
-    return tuple(out.shape) if torch.is_tensor(out) else tuple(tuple(o.shape) for o in out)
+    return tuple(out.shape) if torch.is_tensor(out) else tuple(tuple(o.shape) for o in out if o is not None)
 
 def count_macs(model:nn.Module,     # any module; a meta copy is run
                shape:tuple,         # input shape, e.g. (1,3,224,224)
@@ -215,6 +215,7 @@ class WSOLOutput(NamedTuple):
     logits: Tensor   # (B,C) global average of `maps`
     maps: Tensor     # (B,C,h,w) Z, the localization map of every class
     feats: Tensor    # (B,D,h,w) F, the backbone output (attached)
+    aux: Tensor|None = None  # a baseline's own extra loss (ACoL's second head, SPG's side branches: `05b_baselines`), training only
 
 class WSOLNet(nn.Module):
     "Backbone + ACoL head: (B,3,H,W) -> `WSOLOutput(logits (B,C), maps (B,C,h,w), feats (B,D,h,w))`, h = H/stride."
@@ -226,7 +227,8 @@ class WSOLNet(nn.Module):
         store_attr('n_classes,width,dropout')
         self.backbone, self.head = backbone, acol_head(backbone.out_dim, n_classes, width, dropout)
 
-    def forward(self, x:Tensor               # (B,3,H,W) images
+    def forward(self, x:Tensor,              # (B,3,H,W) images
+                labels:Tensor|None=None  # (B,) classes: unused here; the baselines' networks that need them take them here
                )->WSOLOutput:
         feats = self.backbone(x)
         maps = self.head(feats)

@@ -259,3 +259,65 @@ def test_baselines_in_the_loop(tmp_path):
     assert train(get_config('tiny', **kw), tmp_path/'mid', stop_after_steps=ep['has']['step'] + 4) is None
     again = train(get_config('tiny', **kw), tmp_path/'mid', resume=True)
     assert again['results'] == full['results']
+
+
+def test_acol_spg_in_the_loop(tmp_path):
+    "ACoL and SPG (networks with new layers) as branches of one warm-up: their own losses logged, their checkpoints rebuilt for evaluation, a resume inside the SPG epoch exact."
+    from i2c_nb.train import train, model_from_checkpoint
+    from i2c_nb.heads import ACoLNet, SPGNet
+    kw = dict(subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False, methods=('acol', 'spg', 'acol+sc+gc'))
+    full = train(get_config('tiny', **kw), tmp_path/'full')
+    assert list(full['results']) == ['warmup', 'acol', 'spg', 'acol+sc+gc']
+    ep = {l['stage']: l for l in map(json.loads, (tmp_path/'full'/'metrics.jsonl').read_text().splitlines()) if l['kind'] == 'epoch'}
+    assert ep['warmup']['aux'] == 0 and ep['acol']['aux'] > 0 and ep['spg']['aux'] > 0
+    assert ep['acol+sc+gc']['sc'] > 0 and ep['acol']['sc'] == 0
+    warm, acol = (load_checkpoint(tmp_path/'full'/f)['model'] for f in ('warmup.pt', 'acol.pt'))
+    assert set(acol) - set(warm) == {k.replace('head.', 'head_b.', 1) for k in warm if k.startswith('head.')}
+    spg = load_checkpoint(tmp_path/'full'/'spg.pt')
+    assert any(k.startswith('spg_') for k in spg['model'])
+    assert isinstance(model_from_checkpoint(spg), SPGNet)
+    assert isinstance(model_from_checkpoint(load_checkpoint(tmp_path/'full'/'acol_sc_gc.pt')), ACoLNet)
+    for m in ('acol', 'spg'):
+        assert 0 < full['results'][m]['test_at_val']['MaxBoxAcc'] <= 100
+    assert train(get_config('tiny', **kw), tmp_path/'mid', stop_after_steps=ep['acol']['step'] + 3) is None
+    again = train(get_config('tiny', **kw), tmp_path/'mid', resume=True)
+    assert again['results'] == full['results']
+
+
+def test_gradcam_methods_on_the_tiny_model(run_a):
+    "Two pytorch-grad-cam methods on the trained tiny model through the exact evaluator: boxes, PxAP, test at val's thresholds."
+    from i2c_nb.cli import checkpoint_data
+    from i2c_nb.train import model_from_checkpoint
+    from i2c_nb.gradcam import evaluate_gradcam
+    ck = load_checkpoint(run_a[0]/'sc_gc.pt')
+    cfg, data = checkpoint_data(ck, device='cpu', progress=False)
+    model = model_from_checkpoint(ck)
+    res = {}
+    for m in ('gradcam', 'layercam'):
+        r = evaluate_gradcam(model, (data.eval_batches('val'), data.splits['val']), (data.eval_batches('test'), data.splits['test']), m)
+        assert r['test']['n_images'] == 100 and r['val']['n_images'] == 100
+        assert 0 < r['test']['MaxBoxAcc'] <= 100 and 0 < r['test']['PxAP'] <= 100 and 0 <= r['test_at_val']['MaxBoxAcc'] <= 100
+        res[m] = r
+    assert res['gradcam']['test']['V1'] != res['layercam']['test']['V1']       # two methods, two sets of maps
+    data.close()
+
+
+def test_cams_command_with_gradcam(run_a, tmp_path):
+    "`i2c-cams --cam`: the files hold exactly the adapter's score maps of the ground-truth class; bad options are one line."
+    from i2c_nb.cli import checkpoint_data
+    from i2c_nb.train import model_from_checkpoint
+    from i2c_nb.gradcam import gradcam_maps
+    out = tmp_path/'gc'
+    r = cli('--checkpoint', run_a[0]/'sc_gc.pt', '--split', 'test', '--out', out, '--device', 'cpu', '--cam', 'gradcam++', cmd='i2c_cams')
+    assert 'wrote 100 score maps' in r.stdout
+    ck = load_checkpoint(run_a[0]/'sc_gc.pt')
+    cfg, data = checkpoint_data(ck, device='cpu', progress=False)
+    x, y, idx = next(iter(data.eval_batches('test')))
+    ref = gradcam_maps(model_from_checkpoint(ck), x[:4], y[:4], 'gradcam++')
+    for i, m in zip(idx[:4], ref):
+        assert np.allclose(np.load(out/(data.splits['test'].image_ids[i] + '.npy')), m, atol=1e-5)
+    data.close()
+    one_line_error(cli('--checkpoint', run_a[0]/'sc_gc.pt', '--out', tmp_path/'x', '--target-layer', 'backbone', cmd='i2c_cams', check=False),
+                   '--target-layer needs --cam')
+    one_line_error(cli('--checkpoint', run_a[0]/'sc_gc.pt', '--out', tmp_path/'y', '--cam', 'gradcam', '--target-layer', 'nope',
+                       cmd='i2c_cams', check=False), '--target-layer nope: no such module')
