@@ -1,6 +1,6 @@
 """`train` under torch.distributed: two CPU processes (gloo) on the tiny preset for a few steps end with identical
-weights, BatchNorm statistics and GC memory on both ranks, and rank 0 writes the run. The branches are SPG and
-ACoL with I2C: the baselines with layers of their own (`05c_heads`) train under DDP too."""
+weights, BatchNorm statistics and GC memory on both ranks, and rank 0 writes the run. The branches are the
+baselines of Table 1 (HaS, CutMix, ADL, SPG, ACoL with I2C): they train under DDP too."""
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +20,7 @@ def _worker(rank, init_file, out):
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=WORLD, timeout=timedelta(seconds=120))
     try:
         torch.set_num_threads(1)
-        cfg = get_config('tiny', subset=200, warmup_epochs=0, epochs=1, methods=('spg', 'acol+sc+gc'), images_per_class=2, progress=False)
+        cfg = get_config('tiny', subset=200, warmup_epochs=0, epochs=1, methods=('has', 'cutmix', 'adl', 'spg', 'acol+sc+gc'), images_per_class=2, progress=False)
         state = {}
         train(cfg, out, final_state=state)
         torch.save({'model': state['model'].state_dict(), 'objective': state['objective'].state_dict()}, Path(out)/f'rank{rank}.pt')
@@ -56,11 +56,11 @@ def test_rank0_writes_the_run(ranks):
     rep = json.loads((out/'report.json').read_text())
     assert rep['world_size'] == 2
     n_steps = [json.loads(l)['step'] for l in (out/'metrics.jsonl').read_text().splitlines() if json.loads(l)['kind'] == 'epoch']
-    cfg = get_config('tiny', subset=200, warmup_epochs=0, epochs=1, methods=('spg', 'acol+sc+gc'), images_per_class=2)
+    cfg = get_config('tiny', subset=200, warmup_epochs=0, epochs=1, methods=('has', 'cutmix', 'adl', 'spg', 'acol+sc+gc'), images_per_class=2)
     data = Data(cfg)
     per_rank = len(data.sampler(rank=0, world_size=WORLD))
-    assert n_steps == [per_rank, 2 * per_rank]                      # each rank ran its share of the batches ...
-    assert set(rep['results']) == {'spg', 'acol+sc+gc'} and (out/'spg.pt').exists()
+    assert n_steps == [per_rank * (i + 1) for i in range(5)]        # each rank ran its share of the batches ...
+    assert list(rep['results']) == ['has', 'cutmix', 'adl', 'spg', 'acol+sc+gc'] and (out/'spg.pt').exists()
     one = data.sampler()
     assert rep['batch']['global_batch'] == one.batch_size == 20     # ... of the paper's batch split over the ranks (5 classes x 2 each)
     assert rep['batch']['per_rank'] == 10 and rep['batch']['rule'] == 'split'
