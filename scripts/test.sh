@@ -24,7 +24,7 @@ else
 fi
 
 echo "== pytest tests/"
-python -m pytest tests -q -p no:cacheprovider
+python -m pytest tests -q -p no:cacheprovider -o tmp_path_retention_policy=failed   # passed tests leave no files (some write GBs of checkpoints)
 rc=$?
 if [ $rc -ne 0 ]; then status=1; fi
 
