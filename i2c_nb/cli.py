@@ -140,7 +140,9 @@ def _eval_parser(prog:str, description:str)->argparse.ArgumentParser:
     a('--checkpoint', required=True, help='a checkpoint written by i2c-train (e.g. runs/x/sc_gc.pt)')
     a('--data', default=None, help="the data folder (default: the checkpoint's)"); a('--metadata', default=None)
     a('--holdout', type=int, default=None, help='val images per class held out in CUB/ImageNet own layouts')
-    a('--device', default='auto'); a('--workers', type=int, default=None); a('--eval-batch', type=int, default=None)
+    a('--device', default='auto'); a('--workers', type=int, default=None)
+    a('--eval-batch', type=int, default=None, help="images per forward pass (default: the checkpoint's); a forward pass may "
+      "differ in its last bits with the batch shape, so PxAP is reproducible to about 1e-6 across batch sizes, not bit for bit")
     a('--threads', type=positive, default=None, help='torch CPU threads')
     return p
 

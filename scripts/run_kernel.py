@@ -1,11 +1,13 @@
 #!/usr/bin/env python
 """Execute every notebook in a real Jupyter kernel, as JupyterLab does (nbdev_test runs cells in-process instead).
 
-`#| slow`, `#| gpu` and `#| eval: false` cells are skipped, as nbdev_test skips them; nothing is written back to the notebooks.
+`#| slow`, `#| gpu` and `#| eval: false` cells are skipped, as nbdev_test skips them. Nothing is written back to the notebooks,
+unless `--write`: then each notebook that ran without error gets the outputs of this run (a skipped cell keeps the outputs
+it had); run `nbdev_clean` afterwards.
 The kernel is this interpreter (a kernelspec made for the run), whatever kernels the machine has installed.
 Exit status 1 if any cell of any notebook fails; the failing cell and the end of its traceback are printed.
 
-    python scripts/run_kernel.py [NOTEBOOK ...] [--jobs 2]
+    python scripts/run_kernel.py [NOTEBOOK ...] [--jobs 2] [--write]
 """
 import argparse, json, os, shutil, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,20 +27,24 @@ def kernel_home() -> str:
     return str(d)
 
 
-def run(path: Path, timeout: int) -> tuple:
+def run(path: Path, timeout: int, write: bool = False) -> tuple:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     nb = nbformat.read(path, as_version=4)
-    skipped = 0
-    for c in nb.cells:
+    kept = {}                     # skipped cells: their source and saved outputs, put back when writing
+    for i, c in enumerate(nb.cells):
         if c.cell_type == 'code' and any(line.strip().startswith(SKIP) for line in c.source.splitlines()[:3]):
-            c.source, skipped = 'pass', skipped + 1
+            kept[i] = (c.source, c.outputs); c.source = 'pass'
+    skipped = len(kept)
     t0 = time.time()
     client = NotebookClient(nb, timeout=timeout, kernel_name='i2c-nb-run', allow_errors=False,
                             resources={'metadata': {'path': str(path.parent)}})
     try:
         client.execute()
+        if write:
+            for i, (src, outs) in kept.items(): nb.cells[i].source, nb.cells[i].outputs = src, outs
+            nbformat.write(nb, path)
         return path.name, True, time.time() - t0, skipped, ''
     except CellExecutionError as e:
         return path.name, False, time.time() - t0, skipped, '\n'.join(str(e).strip().splitlines()[-25:])
@@ -51,6 +57,7 @@ def main(argv=None):
     p.add_argument('notebooks', nargs='*', help='notebooks (default: every nbs/*.ipynb)')
     p.add_argument('--jobs', type=int, default=2, help='notebooks at a time (default 2)')
     p.add_argument('--timeout', type=int, default=1200, help='seconds per cell (default 1200)')
+    p.add_argument('--write', action='store_true', help='save the outputs into each notebook that ran (then run nbdev_clean)')
     a = p.parse_args(argv)
     if a.jobs < 1 or a.timeout < 1: p.error('--jobs and --timeout must be >= 1')
     nbs = [Path(n).resolve() for n in a.notebooks] or sorted((ROOT/'nbs').glob('*.ipynb'))
@@ -60,7 +67,7 @@ def main(argv=None):
     failed = []
     try:
         with ThreadPoolExecutor(a.jobs) as pool:
-            for name, ok, secs, skipped, err in pool.map(lambda n: run(n, a.timeout), nbs):
+            for name, ok, secs, skipped, err in pool.map(lambda n: run(n, a.timeout, a.write), nbs):
                 print(f"{'ok  ' if ok else 'FAIL'} {name} ({secs:.1f} s, {skipped} slow/gpu cells skipped)", flush=True)
                 if not ok: failed.append(name); print(err, flush=True)
     finally: shutil.rmtree(home, ignore_errors=True)
