@@ -2,7 +2,7 @@
 # Every GPU check of the research path in one call (for a machine with a CUDA device; about 5-8 minutes on one H200).
 # Writes its logs under ${OUT:-gpu_out}/. Run from the repository root in an environment with the package installed:
 #   bash bench/gpu_checks.sh
-# 1. bench/train_speed.py: the real train_epoch, fp32 eager vs the optimised path, plain vs I2C, images/s, memory, MFU;
+# 1. bench/train_speed.py: the real training loop, fp32 eager vs the optimised path, plain vs I2C, images/s, memory, MFU;
 # 2. the `#| gpu` cells of the notebooks (nbdev_test --flags gpu);
 # 3. a short real preset (cub-resnet50, random weights) on a synthetic CUB-format folder of 224-px-and-up photos,
 #    through the file DataLoader path with workers, then i2c-test on its checkpoint.

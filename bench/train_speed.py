@@ -1,4 +1,4 @@
-"""Training speed of the real loop: `i2c_nb.train.train_epoch` on synthetic in-memory tensors, ResNet50 at output stride 8,
+"""Training speed of the real loop: `i2c_nb.train.Learner` on synthetic in-memory tensors, ResNet50 at output stride 8,
 224 px, the paper's batch (40 classes x 2 = 80 images), 1000 classes, head width 1024.
 
 One run times four cases with the same code path the runs use: fp32 eager (the authors' way: no autocast, NCHW, no
@@ -11,13 +11,13 @@ CUB-200-2011 (5,994 training images) and ImageNet (1,281,167): compute only, dat
     python bench/train_speed.py                   # on a GPU: the real measurement
     python bench/train_speed.py --small           # CPU smoke run at a reduced size (the code path, not the GPU figures)
 """
-import argparse, math, time
+import argparse, dataclasses, math, time
 import numpy as np, torch
 from i2c_nb.data import WSOLSplit
-from i2c_nb.config import get_config, Stage
+from i2c_nb.config import get_config, build_model
 from i2c_nb.pipeline import Data
 from i2c_nb.model import count_macs
-from i2c_nb.train import build_model, build_objective, build_optimizer, train_epoch
+from i2c_nb.train import Learner, Callback, MethodCB, CompileCB
 
 PEAK_BF16_TFLOPS = {'H100': 989., 'H200': 989., 'B200': 2250., 'A100': 312., 'L40S': 362., 'L4': 121., 'A10': 125.}  # dense
 
@@ -32,21 +32,25 @@ def synthetic_data(cfg, steps:int, n_classes:int, device)->Data:
     return Data(cfg, splits=dict(train=split, val=split, test=split), device=device, images=dict(train=imgs), info={})
 
 
-def time_case(cfg, data, method:str, device)->tuple:
-    "(seconds per step, peak memory in GB) of the second epoch of `train_epoch`."
-    torch.manual_seed(0)
-    model = build_model(cfg, data.n_classes).to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
-    obj = build_objective(cfg, method, data.n_classes, model.backbone.out_dim).to(device)
-    sampler = data.sampler()
-    opt, sched = build_optimizer(cfg, model, obj, Stage(method, method, 2, cfg.lr, None, 0), len(sampler))
-    net = torch.compile(model) if cfg.compile else model
-    _, step, _ = train_epoch(net, obj, opt, sched, data, sampler, cfg, (1, method), 0)
-    if device.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
-    t = time.perf_counter()
-    train_epoch(net, obj, opt, sched, data, sampler, cfg, (1, method), 1, step)
-    if device.type == 'cuda': torch.cuda.synchronize()
-    dt = (time.perf_counter() - t) / len(sampler)
-    return dt, (torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else float('nan'))
+class EpochTimer(Callback):
+    "Seconds and peak GPU memory (GB) of each epoch."
+    def __init__(self): self.times, self.memory = [], []
+    def before_epoch(self, learn):
+        if learn.device.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+        self.t = time.perf_counter()
+    def after_epoch(self, learn):
+        if learn.device.type == 'cuda': torch.cuda.synchronize()
+        self.times.append(time.perf_counter() - self.t)
+        self.memory.append(torch.cuda.max_memory_allocated() / 2**30 if learn.device.type == 'cuda' else float('nan'))
+
+
+def time_case(cfg, data, method:str)->tuple:
+    "(seconds per step, peak memory in GB) of the second of two epochs of the training loop (no evaluation, no files)."
+    cfg = dataclasses.replace(cfg, warmup_epochs=0, epochs=2, methods=(method,), milestones=())
+    timer = EpochTimer()
+    learn = Learner(cfg, data, [MethodCB(), timer] + ([CompileCB()] if cfg.compile else []))
+    learn.fit()
+    return timer.times[1] / len(learn.sampler), timer.memory[1]
 
 
 def main():
@@ -74,7 +78,7 @@ def main():
         cfg = get_config('ilsvrc-resnet50', **kw, **o)
         data.cfg = cfg
         for method in ('plain', 'sc+gc'):
-            dt, mem = time_case(cfg, data, method, device)
+            dt, mem = time_case(cfg, data, method)
             res[case, method] = dt
             m = f"{mem:6.1f} GB" if mem == mem else 'n/a (CPU)'
             print(f"  {case:10s} {method:6s}: {dt*1e3:8.1f} ms/step  {batch/dt:8.1f} images/s  peak memory {m}", flush=True)

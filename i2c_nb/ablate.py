@@ -18,7 +18,7 @@ from .config import ConfigError, TrainConfig, get_config, config_from_file, plai
 from .pipeline import Data
 from .inference import wsoleval_maps, final_metrics
 from .report import write_json, check_writable
-from .train import train, CheckpointError, NonFiniteLoss, RUNTIME_KEYS, load_checkpoint, model_from_checkpoint, stage_file
+from .train import train, KeepModel, CheckpointError, NonFiniteLoss, RUNTIME_KEYS, load_checkpoint, model_from_checkpoint, stage_file
 from .cli import fail, USER_ERRORS
 
 # %% auto #0
@@ -158,10 +158,10 @@ def run_task(task:dict, base:dict, runs, threads:int=1)->dict:
         return dict(rec, reused=True)
     cfg = task_config(task, base, runs)
     out.mkdir(parents=True, exist_ok=True)
-    data, state = Data(cfg), {}
+    data, kept = Data(cfg), KeepModel()
     try:
         with open(out/'log.txt', 'a') as f, contextlib.redirect_stdout(f):
-            rep = train(cfg, out, resume=True, data=data, final_state=state)
+            rep = train(cfg, out, resume=True, data=data, cbs=[kept])
     except NonFiniteLoss as e:
         rec = dict(task, config=plain_value(dataclasses.asdict(cfg)), failed=str(e), threads=threads)
         write_json(rec_path, rec); return rec
@@ -172,7 +172,7 @@ def run_task(task:dict, base:dict, runs, threads:int=1)->dict:
     epochs = [{k: e.get(k) for k in ('stage', 'epoch', 'step', 'cls', 'sc', 'gc', 'val_top1', 'val_MaxBoxAcc', 'val_MaxBoxAccV2', 'train_s')}
               for e in _lines(out/'metrics.jsonl', 'epoch')]
     rec = dict(task, config=rep['config'], results={k: r[k] for k in ('val', 'test', 'test_at_val', 'loc')},
-               sizes=size_study(state['model'], data, r['test_at_val']['threshold']['V1']['50']),
+               sizes=size_study(kept.model, data, r['test_at_val']['threshold']['V1']['50']),
                epochs=epochs, steps=steps, time_s=rep['train_and_eval_s'], threads=threads)
     if task['warmup']: rec['warmup'] = {k: rep['results']['warmup'][k] for k in ('test', 'test_at_val', 'loc')}
     write_json(rec_path, rec)

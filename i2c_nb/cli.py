@@ -17,7 +17,7 @@ from .inference import final_metrics, write_scoremaps, world_info, all_reduce_su
 from .report import summary_table, write_json, data_summary, check_writable, THRESHOLD_NOTE
 from .gradcam import CAMS, cam_class, gradcam_maps
 from .train import (train, resolve_device, run_device, load_checkpoint, check_trained, config_from_checkpoint,
-                          model_from_checkpoint, CheckpointError, NonFiniteLoss)
+                          model_from_checkpoint, CheckpointError, NonFiniteLoss, StopAfterEpochs, StopAfterSteps)
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'error_text', 'fail', 'init_distributed', 'positive', 'train_parser', 'config_from_args', 'i2c_train',
@@ -117,7 +117,8 @@ def i2c_train(argv=None):
     try: cfg = config_from_args(args); check_data_given(cfg)
     except ConfigError as e: fail('i2c-train', e)
     started = init_distributed(cfg.device, cfg.dist_timeout_min)
-    try: train(cfg, args.out or f'runs/{cfg.preset}', resume=args.resume, stop_after=args.stop_after, stop_after_steps=args.stop_after_steps)
+    stops = ([StopAfterEpochs(args.stop_after)] if args.stop_after else []) + ([StopAfterSteps(args.stop_after_steps)] if args.stop_after_steps else [])
+    try: train(cfg, args.out or f'runs/{cfg.preset}', resume=args.resume, cbs=stops)
     except USER_ERRORS as e: fail('i2c-train', e)
     finally:
         if started and dist.is_initialized(): dist.destroy_process_group()

@@ -246,7 +246,7 @@ def test_test_command_under_torchrun(run_a, tmp_path):
 
 def test_baselines_in_the_loop(tmp_path):
     "HaS, CutMix and ADL branches from the same warm-up (and HaS with SC+GC), stopped inside the CutMix epoch and resumed exactly."
-    from i2c_nb.train import train
+    from i2c_nb.train import train, StopAfterSteps
     kw = dict(subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False, methods=('has', 'cutmix', 'has+sc+gc', 'adl'))
     full = train(get_config('tiny', **kw), tmp_path/'full')
     assert list(full['results']) == ['warmup', 'has', 'cutmix', 'has+sc+gc', 'adl']
@@ -256,14 +256,14 @@ def test_baselines_in_the_loop(tmp_path):
     ep = {l['stage']: l for l in map(json.loads, (tmp_path/'full'/'metrics.jsonl').read_text().splitlines()) if l['kind'] == 'epoch'}
     assert ep['has+sc+gc']['sc'] > 0 and ep['has']['sc'] == 0 and ep['cutmix']['sc'] == 0
     assert len({ep[m]['cls'] for m in ('has', 'cutmix', 'adl')}) == 3        # the branches trained differently
-    assert train(get_config('tiny', **kw), tmp_path/'mid', stop_after_steps=ep['has']['step'] + 4) is None
+    assert train(get_config('tiny', **kw), tmp_path/'mid', cbs=[StopAfterSteps(ep['has']['step'] + 4)]) is None
     again = train(get_config('tiny', **kw), tmp_path/'mid', resume=True)
     assert again['results'] == full['results']
 
 
 def test_acol_spg_in_the_loop(tmp_path):
     "ACoL and SPG (networks with new layers) as branches of one warm-up: their own losses logged, their checkpoints rebuilt for evaluation, a resume inside the SPG epoch exact."
-    from i2c_nb.train import train, model_from_checkpoint
+    from i2c_nb.train import train, model_from_checkpoint, StopAfterSteps
     from i2c_nb.heads import ACoLNet, SPGNet
     kw = dict(subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False, methods=('acol', 'spg', 'acol+sc+gc'))
     full = train(get_config('tiny', **kw), tmp_path/'full')
@@ -279,7 +279,7 @@ def test_acol_spg_in_the_loop(tmp_path):
     assert isinstance(model_from_checkpoint(load_checkpoint(tmp_path/'full'/'acol_sc_gc.pt')), ACoLNet)
     for m in ('acol', 'spg'):
         assert 0 < full['results'][m]['test_at_val']['MaxBoxAcc'] <= 100
-    assert train(get_config('tiny', **kw), tmp_path/'mid', stop_after_steps=ep['acol']['step'] + 3) is None
+    assert train(get_config('tiny', **kw), tmp_path/'mid', cbs=[StopAfterSteps(ep['acol']['step'] + 3)]) is None
     again = train(get_config('tiny', **kw), tmp_path/'mid', resume=True)
     assert again['results'] == full['results']
 

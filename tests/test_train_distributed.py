@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest, torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from i2c_nb.train import train
+from i2c_nb.train import train, KeepModel
 from i2c_nb.config import get_config
 from i2c_nb.pipeline import Data
 
@@ -21,9 +21,9 @@ def _worker(rank, init_file, out):
     try:
         torch.set_num_threads(1)
         cfg = get_config('tiny', subset=200, warmup_epochs=0, epochs=1, methods=('has', 'cutmix', 'adl', 'spg', 'acol+sc+gc'), images_per_class=2, progress=False)
-        state = {}
-        train(cfg, out, final_state=state)
-        torch.save({'model': state['model'].state_dict(), 'objective': state['objective'].state_dict()}, Path(out)/f'rank{rank}.pt')
+        kept = KeepModel()
+        train(cfg, out, cbs=[kept])
+        torch.save({'model': kept.model.state_dict(), 'objective': kept.objective.state_dict()}, Path(out)/f'rank{rank}.pt')
     finally:
         dist.destroy_process_group()
 
