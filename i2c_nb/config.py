@@ -9,6 +9,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import NamedTuple
 import torch
+from .data import plain_value   # config values to JSON, the one converter of `00_data`
 from .model import BACKBONES
 from .objective import METHODS
 from .baselines import parse_method
@@ -16,7 +17,7 @@ from .weights import check_weights, WeightsError
 
 # %% auto #0
 __all__ = ['PRESETS', 'ConfigError', 'TrainConfig', 'Stage', 'check_config', 'needs_data', 'check_data_given', 'get_config',
-           'plain_value', 'config_from_file']
+           'config_from_file']
 
 # %% ../nbs/07a_config.ipynb #8c8e4071
 class ConfigError(ValueError):
@@ -235,13 +236,6 @@ def get_config(preset:str='tiny',  # a key of PRESETS, or 'custom' (the dataclas
                           **{k: v for k, v in overrides.items() if v is not None}})
 
 # %% ../nbs/07a_config.ipynb #ff7c8e45
-def plain_value(o):
-    "Config values as JSON-able plain Python (tuples become lists)."
-    if isinstance(o, dict): return {k: plain_value(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [plain_value(v) for v in o]
-    if hasattr(o, 'item') and callable(o.item) and getattr(o, 'ndim', 1) == 0: return o.item()
-    return o
-
 def config_from_file(path)->dict:
     "The settings of a `report.json` (its `config` object) or of a JSON file holding a config object; ConfigError names the file."
     p = Path(path)
