@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['WSOL_FILES', 'DataFormatError', 'load_rgb', 'WSOLSplit', 'read_wsol_metadata', 'plain_value', 'atomic_file',
-           'write_json', 'write_wsol_metadata', 'find_splits', 'split_summary', 'metadata_table', 'i2c_check_metadata']
+           'write_json', 'write_wsol_metadata', 'find_splits', 'split_summary', 'metadata_table']
 
 # %% ../nbs/00_data.ipynb #f26e3f27
 import json, os
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from fastcore.script import call_parse
 
 # %% ../nbs/00_data.ipynb #015783bf
 class DataFormatError(ValueError):
@@ -344,11 +343,3 @@ def metadata_table(root) -> str:
         c = split_summary(read_wsol_metadata(d, name=nm))
         out.append(f"{nm:24}{c['images']:>8}{c['boxes']:>8}{c['classes']:>8}{c['multi_box']:>8}")
     return '\n'.join(out)
-
-# %% ../nbs/00_data.ipynb #f7759425
-@call_parse
-def i2c_check_metadata(root:str='../shared/data/wsol_metadata'): # folder searched for split folders (those with an image_ids.txt)
-    "Read every wsolevaluation metadata split under `root` and print its counts; a bad file stops with its name and line."
-    if not Path(root).is_dir(): raise SystemExit(f'i2c-check-metadata: no such folder: {root}')
-    try: print(metadata_table(root))
-    except DataFormatError as e: raise SystemExit(f'i2c-check-metadata: {e}') from None

@@ -12,15 +12,15 @@ import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
 from torch import Tensor
 from .data import atomic_file
-from .cam import class_maps, localization_maps, WSOLEVAL_MAPS
-from .eval import (BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol_counts, default_threads,
-                         RESIZE_LENGTH)
+from .cam import class_maps
+from .eval import wsoleval_maps
+from .fast_eval import BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol_counts, default_threads
 from .config import TrainConfig
 from .pipeline import Data
 
 # %% auto #0
-__all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'autocast', 'eval_threads', 'wsoleval_maps', 'SplitMetrics',
-           'evaluate', 'paper_localization', 'final_metrics', 'write_scoremaps']
+__all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'autocast', 'eval_threads', 'SplitMetrics', 'evaluate',
+           'paper_localization', 'final_metrics', 'write_scoremaps']
 
 # %% ../nbs/07c_inference.ipynb #f8bb008a
 def world_info()->tuple:
@@ -49,10 +49,6 @@ def eval_threads()->int:
     return max(1, default_threads() // int(os.environ.get('LOCAL_WORLD_SIZE', '1')))
 
 # %% ../nbs/07c_inference.ipynb #e2fa71dd
-def wsoleval_maps(maps:Tensor)->np.ndarray:
-    "(N,h,w) raw maps -> (N,224,224) float32 score maps in [0,1]: wsolevaluation's order (bicubic to 224, then normalise)."
-    return localization_maps(maps.float(), RESIZE_LENGTH, **WSOLEVAL_MAPS).numpy().astype(np.float32)
-
 class SplitMetrics:
     "Counts of one split, filled batch by batch: classification, wsolevaluation's boxes and (`paper`) the paper's localization."
     def __init__(self, step:float=0.01, paper:bool=False, threads:int|None=None):

@@ -11,8 +11,7 @@ from .cam import class_maps, localization_maps, PAPER_MAPS
 from .loaders import WSOLDataset, test_tfms
 from .config import TrainConfig, ConfigError, plain_value
 from .pipeline import Data
-from .fast_eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH
-from .inference import wsoleval_maps
+from .eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH, wsoleval_maps
 
 # %% auto #0
 __all__ = ['THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'write_atomic', 'write_json', 'save_figure', 'check_writable', 'RunLog',
