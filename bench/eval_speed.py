@@ -1,10 +1,10 @@
 """Speed of the box evaluator: wsolevaluation's per-threshold OpenCV loop (the reference) against the
-component-tree sweep of `i2c_nb.eval`, on realistic maps laid out on the real CUB test split.
+component-tree sweep of `i2c_nb.fast_eval`, on realistic maps laid out on the real CUB test split.
 
     python bench/eval_speed.py                       # all 5,794 CUB test images, step 0.01, sweep with 1 and 2 threads
     python bench/eval_speed.py --n 500 --step 0.001 --threads 1
 
-One realistic 224x224 map per image (`i2c_nb.eval.realistic_maps`: a blob on the object box, weaker peaks on
+One realistic 224x224 map per image (`i2c_nb.fast_eval.realistic_maps`: a blob on the object box, weaker peaks on
 other parts, distractors, noise; drawn at 28x28, bicubic to 224, min-max normalised, as wsolevaluation makes its
 maps), from the split's image sizes and boxes (`../shared/data/wsol_metadata/CUB/test` beside the clone, or
 --metadata). Both evaluators start from the same float maps and original boxes (check, box rescaling, hits,
@@ -18,7 +18,9 @@ from pathlib import Path
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 import numpy as np, cv2
 from i2c_nb.data import read_wsol_metadata
-from i2c_nb.eval import BoxAccumulator, realistic_maps, resize_boxes, box_hits, cam_thresholds, results_table
+from i2c_nb.eval import resize_boxes, cam_thresholds
+from i2c_nb.fast_eval import BoxAccumulator, realistic_maps, box_hits
+from i2c_nb.cli import results_table
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_META = REPO.parent/'shared'/'data'/'wsol_metadata'/'CUB'/'test'

@@ -17,7 +17,8 @@ import argparse, os, sys, time
 from pathlib import Path
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 import numpy as np, torch
-from i2c_nb.eval import paper_box_hits, _paper_box_hits_loop, realistic_maps, resize_boxes, cam_thresholds
+from i2c_nb.eval import resize_boxes, cam_thresholds
+from i2c_nb.fast_eval import paper_box_hits, _paper_box_hits_loop, realistic_maps
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_META = REPO.parent/'shared'/'data'/'wsol_metadata'/'ILSVRC'/'test'

@@ -10,13 +10,12 @@ from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
 from pathlib import Path
 import cv2, numpy as np, torch
 from .cam import class_maps
-from .eval import masks_to_length
-from .fast_eval import scoremap_boxes, box_iou, resize_boxes
+from .eval import masks_to_length, scoremap_boxes, box_iou, resize_boxes, wsoleval_maps
 from .objective import METHODS
 from .baselines import is_method, BASELINES
 from .config import ConfigError, TrainConfig, get_config, config_from_file, plain_value, check_data_given
 from .pipeline import Data
-from .inference import wsoleval_maps, final_metrics
+from .inference import final_metrics
 from .report import write_json, check_writable
 from .train import train, KeepModel, CheckpointError, NonFiniteLoss, RUNTIME_KEYS, load_checkpoint, model_from_checkpoint, stage_file
 from .cli import fail, USER_ERRORS

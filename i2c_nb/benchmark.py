@@ -8,13 +8,11 @@ import hashlib, json, os, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from fastcore.script import call_parse
 
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'CUB_SIZE_QUANTILES', 'SPLIT_IDS', 'GENERATOR_VERSION', 'sources_dir', 'load_sources',
            'sample_relative_sizes', 'resize_bilinear', 'render_example', 'image_id', 'build_split', 'build_benchmark',
-           'benchmark_checksum', 'expected_manifest', 'bundled_root', 'ensure_bundled', 'bundled_split', 'preview_grid',
-           'i2c_data']
+           'benchmark_checksum', 'expected_manifest', 'bundled_root', 'ensure_bundled', 'bundled_split', 'preview_grid']
 
 # %% ../nbs/00a_benchmark.ipynb #b3ffb3bb
 def sources_dir() -> Path:
@@ -243,26 +241,3 @@ def preview_grid(root:Path|str, split:str='test', n:int=40, cols:int=10, scale:i
     grid = Image.new('RGB', (cols * (w + 2), -(-len(tiles) // cols) * (h + 2)), (255, 255, 255))
     for k, t in enumerate(tiles): grid.paste(t, ((k % cols) * (w + 2), (k // cols) * (h + 2)))
     return grid
-
-# %% ../nbs/00a_benchmark.ipynb #8478c3cf
-@call_parse
-def i2c_data(out:str=None,   # folder to build into (default: the cache, `bundled_root()`)
-             seed:int=0,     # generator seed
-             size:int=64,    # image side in pixels
-             verify:bool=False,  # recompute the checksum from the files and compare with the recorded one
-             preview:bool=True): # save a grid of test images with their boxes as <root>/preview.png
-    "Build the bundled WSOL benchmark (Fashion-MNIST objects on CC0 photos) and print its summary."
-    root = Path(out) if out else bundled_root(seed, size)
-    if not (root/'manifest.json').exists(): build_benchmark(root, seed=seed, size=size)
-    m = json.loads((root/'manifest.json').read_text())
-    print(f"{m['name']} at {root}\n  {m['size']}x{m['size']} RGB, {len(m['classes'])} classes, seed {m['seed']}")
-    for s, n in m['counts'].items(): print(f'  {s:5s} {n:6,d} images')
-    print(f"  sha256 {m['sha256']}")
-    if preview:
-        preview_grid(root, 'test').save(root/'preview.png')
-        print(f"  a look at the test split: {root/'preview.png'}")
-    if verify:
-        ok = benchmark_checksum(root) == m['sha256']
-        exp = expected_manifest()['sha256'] if (seed, size) == (0, 64) else None
-        print('  files match the manifest:', ok, '' if exp is None else f'| matches the recorded build: {exp == m["sha256"]}')
-        if not ok or (exp is not None and exp != m['sha256']): raise SystemExit(1)

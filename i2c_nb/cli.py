@@ -4,24 +4,28 @@
 
 # %% ../nbs/07e_cli.ipynb #979530c6
 from __future__ import annotations
-import argparse, os, sys
+import argparse, json, os, sys
 from datetime import timedelta
 from pathlib import Path
 import numpy as np, torch
 import torch.distributed as dist
-from .data import DataFormatError
+from .data import DataFormatError, read_wsol_metadata, metadata_table, atomic_file, write_json
+from .benchmark import bundled_root, build_benchmark, benchmark_checksum, expected_manifest, preview_grid
+from .eval import RESIZE_LENGTH, check_scoremaps
+from .fast_eval import BoxAccumulator, boxacc_at_val_threshold
 from .weights import WeightsError
 from .config import ConfigError, PRESETS, get_config, config_from_file, check_data_given, TrainConfig
 from .pipeline import Data
 from .inference import final_metrics, write_scoremaps, world_info, all_reduce_sum
-from .report import summary_table, write_json, data_summary, check_writable, THRESHOLD_NOTE
+from .report import summary_table, data_summary, check_writable, THRESHOLD_NOTE
 from .gradcam import CAMS, cam_class, gradcam_maps
 from .train import (train, resolve_device, run_device, load_checkpoint, check_trained, config_from_checkpoint,
                           model_from_checkpoint, CheckpointError, NonFiniteLoss, StopAfterEpochs, StopAfterSteps)
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'error_text', 'fail', 'init_distributed', 'positive', 'train_parser', 'config_from_args', 'i2c_train',
-           'checkpoint_data', 'i2c_test', 'i2c_cams']
+           'checkpoint_data', 'i2c_test', 'i2c_cams', 'scoremap_path', 'load_scoremaps', 'results_table',
+           'at_val_table', 'accumulate_folder', 'evaluate_folder', 'i2c_evaluate', 'i2c_data', 'i2c_check_metadata']
 
 # %% ../nbs/07e_cli.ipynb #b1f7730b
 USER_ERRORS = (ConfigError, WeightsError, DataFormatError, CheckpointError, NonFiniteLoss)
@@ -32,7 +36,8 @@ def error_text(e:Exception)->str:
     if 'Original Traceback' in msg: msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
     return ' '.join(msg.split())
 
-def fail(prog:str, e:Exception):
+def fail(prog:str,          # the command's name, e.g. 'i2c-train'
+         e:Exception|str):   # the error, or its message
     "Print `prog: message` on stderr and exit with status 2."
     print(f"{prog}: {error_text(e)}", file=sys.stderr, flush=True)
     raise SystemExit(2)
@@ -209,3 +214,153 @@ def i2c_cams(argv=None):
     finally:
         data.close()
         if started and dist.is_initialized(): dist.destroy_process_group()
+
+# %% ../nbs/07e_cli.ipynb #0e689633
+def scoremap_path(root, image_id:str) -> Path:
+    "The score map file of `image_id` under `root`: `<id>.npy`, else the id with its extension replaced by `.npy`."
+    a = Path(root)/(image_id + '.npy')
+    if a.exists(): return a
+    b = (Path(root)/image_id).with_suffix('.npy')
+    if b.exists(): return b
+    raise DataFormatError(f'no score map for image {image_id!r}: tried {a} and {b}')
+
+def load_scoremaps(root, image_ids:list) -> np.ndarray:
+    "(N,224,224) maps of `image_ids` from `root`, checked; DataFormatError names the image and the file."
+    out = []
+    for i in image_ids:
+        p = scoremap_path(root, i)
+        try: a = np.load(p, allow_pickle=False)
+        except Exception as e: raise DataFormatError(f'score map of image {i!r}: cannot read {p} ({e})') from None
+        if a.shape != (RESIZE_LENGTH, RESIZE_LENGTH):
+            raise DataFormatError(f'score map of image {i!r} ({p}) has shape {a.shape}, expected ({RESIZE_LENGTH}, {RESIZE_LENGTH})')
+        out.append(a)
+    return check_scoremaps(np.stack(out) if out else np.zeros((0, RESIZE_LENGTH, RESIZE_LENGTH)), image_ids)
+
+def _box_rows(res:dict, taus:dict, head:str) -> list:
+    "Header and V1/V2 rows: accuracy per IoU, then the thresholds `taus`."
+    ds = list(res['V1'])
+    return [f"{'':10}" + ''.join(f"{'IoU ' + d:>10}" for d in ds) + head,
+            *[f"{k:10}" + ''.join(f"{res[k][d]:10.2f}" for d in ds) + '   ' + ' '.join(f"{taus[k][d]:.3g}" for d in ds) for k in ('V1', 'V2')]]
+
+def results_table(res:dict) -> str:
+    "The numbers of `evaluate_boxes` as a small text table."
+    return '\n'.join([f"{res['n_images']} images, threshold step {res['step']}", *_box_rows(res, res['best_threshold'], '   best tau'),
+                      f"MaxBoxAcc {res['MaxBoxAcc']:.2f}   MaxBoxAccV2 {res['MaxBoxAccV2']:.2f}" + (f"   PxAP {res['PxAP']:.2f}" if 'PxAP' in res else '')])
+
+def at_val_table(r:dict) -> str:
+    "The numbers of `boxacc_at_val_threshold` as a small text table."
+    return '\n'.join(['test at the thresholds chosen on val', *_box_rows(r, r['threshold'], '    val tau'),
+                      f"MaxBoxAcc {r['MaxBoxAcc']:.2f}   MaxBoxAccV2 {r['MaxBoxAccV2']:.2f}   (thresholds chosen on val)"])
+
+def accumulate_folder(metadata,               # wsolevaluation metadata split folder
+                      scoremaps,              # folder of <image_id>.npy score maps
+                      step:float=0.01,        # threshold step
+                      masks=None,             # folder of <image_id minus extension>.png masks (adds PxAP)
+                      batch:int=256,          # maps per batch
+                      threads:int|None=None,  # evaluator threads
+                      progress:bool=True      # show a progress bar
+                     ) -> BoxAccumulator:     # filled with the split
+    "A `BoxAccumulator` filled with a folder of score maps against a metadata split, batch by batch."
+    if not Path(scoremaps).is_dir(): raise DataFormatError(f'no such score-map folder: {scoremaps}')
+    split = read_wsol_metadata(metadata, mask_root=masks)
+    acc = BoxAccumulator(step, threads=threads)
+    starts = range(0, len(split), batch)
+    if progress:
+        from fastprogress.fastprogress import progress_bar
+        starts = progress_bar(starts, leave=False)
+    for s in starts:
+        ii = list(range(s, min(s + batch, len(split))))
+        ids_ = [split.image_ids[i] for i in ii]
+        acc.accumulate(load_scoremaps(scoremaps, ids_), [split.boxes[i] for i in ii], split.sizes[ii],
+                       None if masks is None else [split.load_mask(i) for i in ii], ids_)
+    return acc
+
+def evaluate_folder(metadata, scoremaps, step:float=0.01, masks=None, batch:int=256, threads:int|None=None, progress:bool=True
+                   ) -> dict:               # the numbers, as `evaluate_boxes`
+    "Evaluate a folder of score maps against a metadata split, batch by batch (arguments of `accumulate_folder`)."
+    return accumulate_folder(metadata, scoremaps, step, masks, batch, threads, progress).compute()
+
+# %% ../nbs/07e_cli.ipynb #db91e7fb
+def _evaluate_parser()->argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='i2c-evaluate', description='MaxBoxAcc, MaxBoxAccV2 (and PxAP) of a folder of score maps, as '
+                                'wsolevaluation defines them; with --val-*, also at the thresholds chosen on val (SPEC 8.2).')
+    p.add_argument('--metadata', metavar='DIR', help='wsolevaluation metadata split folder (image_ids.txt, image_sizes.txt, localization.txt, ...)')
+    p.add_argument('--scoremaps', metavar='DIR', help='folder of <image_id>.npy score maps, 224x224 float in [0,1]')
+    p.add_argument('--val-metadata', metavar='DIR', help='metadata of the split the thresholds are chosen on (with --val-scoremaps)')
+    p.add_argument('--val-scoremaps', metavar='DIR', help='score maps of that split (with --val-metadata)')
+    p.add_argument('--step', type=float, metavar='X', default=0.01, help='threshold step (default: %(default)s)')
+    p.add_argument('--masks', metavar='DIR', help='folder of <image_id minus extension>.png masks: adds PxAP')
+    p.add_argument('--json', metavar='PATH', help='write the numbers to this JSON file')
+    p.add_argument('--batch', type=int, metavar='N', default=256, help='maps per batch (default: %(default)s)')
+    p.add_argument('--threads', type=int, metavar='N', default=None, help='evaluator threads (default: the CPUs available)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    return p
+
+def i2c_evaluate(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
+    "`i2c-evaluate --metadata DIR --scoremaps DIR [--val-metadata DIR --val-scoremaps DIR]`: print (and write) the numbers."
+    a = _evaluate_parser().parse_args(argv)
+    if a.metadata is None or a.scoremaps is None: fail('i2c-evaluate', '--metadata and --scoremaps are required')
+    if (a.val_metadata is None) != (a.val_scoremaps is None): fail('i2c-evaluate', '--val-metadata and --val-scoremaps go together: give both or neither')
+    if a.batch < 1 or (a.threads is not None and a.threads < 1): fail('i2c-evaluate', '--batch and --threads must be at least 1')
+    try:
+        val = None if a.val_metadata is None else accumulate_folder(a.val_metadata, a.val_scoremaps, a.step, None, a.batch, a.threads, not a.quiet)
+        test = accumulate_folder(a.metadata, a.scoremaps, a.step, a.masks, a.batch, a.threads, not a.quiet)
+        res = test.compute()
+        if val is not None: res['test_at_val'] = boxacc_at_val_threshold(val, test)
+    except (DataFormatError, ValueError, OSError) as e: fail('i2c-evaluate', e)
+    print(results_table(res))
+    if val is not None: print(at_val_table(res['test_at_val']))
+    if a.json:
+        try: write_json(a.json, res)
+        except OSError as e: fail('i2c-evaluate', f'cannot write {a.json}: {e}')
+
+# %% ../nbs/07e_cli.ipynb #6d81577e
+def _data_parser()->argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='i2c-data', description='Build the bundled WSOL benchmark (Fashion-MNIST objects on CC0 '
+                                'photos) and print its summary; exit status 1 when --verify finds a mismatch, 2 on a bad input.')
+    a = p.add_argument
+    a('--out', default=None, help='folder to build into (default: the cache, `bundled_root()`)')
+    a('--seed', type=int, default=0, help='generator seed (default: %(default)s)')
+    a('--size', type=positive, default=64, help='image side in pixels (default: %(default)s)')
+    a('--verify', action='store_true', help='recompute the checksum from the files and compare with the recorded one')
+    a('--no-preview', dest='preview', action='store_false', help='do not save a grid of test images with their boxes as <root>/preview.png')
+    return p
+
+def _verify(root:Path, m:dict, seed:int, size:int)->bool:
+    "Print whether the files match the manifest `m` (and the recorded default build); True when they all do."
+    ok = benchmark_checksum(root) == m['sha256']
+    exp = expected_manifest()['sha256'] if (seed, size) == (0, 64) else None
+    print('  files match the manifest:', ok, '' if exp is None else f'| matches the recorded build: {exp == m["sha256"]}')
+    return ok and (exp is None or exp == m['sha256'])
+
+def i2c_data(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
+    "`i2c-data [--out DIR] [--verify]`: build the bundled benchmark (once) and print its summary."
+    a = _data_parser().parse_args(argv)
+    root = Path(a.out) if a.out else bundled_root(a.seed, a.size)
+    if root.exists() and not root.is_dir(): fail('i2c-data', f'--out {root}: a file, not a folder')
+    try:
+        if not (root/'manifest.json').exists(): build_benchmark(root, seed=a.seed, size=a.size)
+        m = json.loads((root/'manifest.json').read_text())
+        print(f"{m['name']} at {root}\n  {m['size']}x{m['size']} RGB, {len(m['classes'])} classes, seed {m['seed']}")
+        for s, n in m['counts'].items(): print(f'  {s:5s} {n:6,d} images')
+        print(f"  sha256 {m['sha256']}")
+        if a.preview:
+            with atomic_file(root/'preview.png') as f: preview_grid(root, 'test').save(f, format='PNG')
+            print(f"  a look at the test split: {root/'preview.png'}")
+        same = _verify(root, m, a.seed, a.size) if a.verify else True
+    except (OSError, ValueError) as e: fail('i2c-data', e)
+    if not same: raise SystemExit(1)
+
+def i2c_check_metadata(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
+    "`i2c-check-metadata [--root DIR]`: read every wsolevaluation metadata split under a folder and print its counts."
+    p = argparse.ArgumentParser(prog='i2c-check-metadata', description='Read every wsolevaluation metadata split under a folder (those '
+                                'holding an image_ids.txt) and print its counts; a bad file stops with its name and line.')
+    p.add_argument('--root', default='../shared/data/wsol_metadata', help='folder searched for split folders (default: %(default)s)')
+    a = p.parse_args(argv)
+    if not Path(a.root).is_dir(): fail('i2c-check-metadata', f'no such folder: {a.root}')
+    try: print(metadata_table(a.root))
+    except DataFormatError as e: fail('i2c-check-metadata', e)
+
+# %% ../nbs/07e_cli.ipynb #60f02ec4
+if __name__ == '__main__' and '__file__' in globals():      # `python -m i2c_nb.cli` / `torchrun -m i2c_nb.cli`: i2c-train
+    i2c_train()

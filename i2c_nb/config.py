@@ -9,6 +9,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import NamedTuple
 import torch, torch.nn as nn
+from .data import plain_value   # config values to JSON, the one converter of `00_data`
 from .model import BACKBONES, WSOLNet, SmallBackbone, backbone as make_backbone, param_groups
 from .objective import METHODS, I2CObjective
 from .heads import wsol_net
@@ -17,7 +18,7 @@ from .weights import check_weights, WeightsError
 
 # %% auto #0
 __all__ = ['PRESETS', 'ConfigError', 'TrainConfig', 'Stage', 'check_config', 'needs_data', 'check_data_given', 'get_config',
-           'plain_value', 'config_from_file', 'resolve_device', 'build_model', 'build_objective', 'build_optimizer']
+           'config_from_file', 'resolve_device', 'build_model', 'build_objective', 'build_optimizer']
 
 # %% ../nbs/07a_config.ipynb #8c8e4071
 class ConfigError(ValueError):
@@ -236,13 +237,6 @@ def get_config(preset:str='tiny',  # a key of PRESETS, or 'custom' (the dataclas
                           **{k: v for k, v in overrides.items() if v is not None}})
 
 # %% ../nbs/07a_config.ipynb #ff7c8e45
-def plain_value(o):
-    "Config values as JSON-able plain Python (tuples become lists)."
-    if isinstance(o, dict): return {k: plain_value(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [plain_value(v) for v in o]
-    if hasattr(o, 'item') and callable(o.item) and getattr(o, 'ndim', 1) == 0: return o.item()
-    return o
-
 def config_from_file(path)->dict:
     "The settings of a `report.json` (its `config` object) or of a JSON file holding a config object; ConfigError names the file."
     p = Path(path)

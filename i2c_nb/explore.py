@@ -11,10 +11,9 @@ import ipywidgets as W
 from .benchmark import bundled_split
 from .cam import class_maps, normalize_maps
 from .seeds import sample_seeds, gather_seeds, seed_xy, object_region
-from .fast_eval import scoremap_boxes, box_iou, resize_boxes
+from .eval import scoremap_boxes, box_iou, resize_boxes, wsoleval_maps
 from .config import get_config
 from .pipeline import Data
-from .inference import wsoleval_maps
 from .train import train, load_checkpoint, check_trained, model_from_checkpoint, config_from_checkpoint, stage_file
 
 # %% auto #0

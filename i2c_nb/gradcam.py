@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from .cam import normalize_maps
-from .eval import BoxAccumulator, boxacc_at_val_threshold, RESIZE_LENGTH
+from .eval import RESIZE_LENGTH
+from .fast_eval import BoxAccumulator, boxacc_at_val_threshold
 
 # %% auto #0
 __all__ = ['CAMS', 'cam_class', 'Logits', 'default_target_layer', 'gradcam_maps', 'evaluate_gradcam']

@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
 from torch import Tensor
-from .cam import class_maps, localization_maps, WSOLEVAL_MAPS
-from .eval import (BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol_counts, default_threads,
-                         RESIZE_LENGTH)
+from .data import atomic_file
+from .cam import class_maps
+from .eval import wsoleval_maps
+from .fast_eval import BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol_counts, default_threads
 from .config import TrainConfig
 from .pipeline import Data
 
 # %% auto #0
-__all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'autocast', 'eval_threads', 'wsoleval_maps', 'SplitMetrics',
-           'evaluate', 'paper_localization', 'final_metrics', 'save_npy', 'write_scoremaps']
+__all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'autocast', 'eval_threads', 'SplitMetrics', 'evaluate',
+           'paper_localization', 'final_metrics', 'write_scoremaps']
 
 # %% ../nbs/07c_inference.ipynb #f8bb008a
 def world_info()->tuple:
@@ -48,10 +49,6 @@ def eval_threads()->int:
     return max(1, default_threads() // int(os.environ.get('LOCAL_WORLD_SIZE', '1')))
 
 # %% ../nbs/07c_inference.ipynb #e2fa71dd
-def wsoleval_maps(maps:Tensor)->np.ndarray:
-    "(N,h,w) raw maps -> (N,224,224) float32 score maps in [0,1]: wsolevaluation's order (bicubic to 224, then normalise)."
-    return localization_maps(maps.float(), RESIZE_LENGTH, **WSOLEVAL_MAPS).numpy().astype(np.float32)
-
 class SplitMetrics:
     "Counts of one split, filled batch by batch: classification, wsolevaluation's boxes and (`paper`) the paper's localization."
     def __init__(self, step:float=0.01, paper:bool=False, threads:int|None=None):
@@ -130,15 +127,6 @@ def final_metrics(model:nn.Module, data:Data, cfg:TrainConfig)->dict:
     return dict(val=val, test=test, test_at_val=boxacc_at_val_threshold(vs.box, ts.box), loc=paper_localization(vs, ts))
 
 # %% ../nbs/07c_inference.ipynb #90301c38
-def save_npy(path:Path, a:np.ndarray):
-    "`np.save` to a temporary name of this process in the same folder, then rename."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f: np.save(f, a)
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-
 @torch.no_grad()
 def write_scoremaps(model:nn.Module, data:Data, split:str, out, amp:bool=False,
                     maps_fn=None)->int:   # `(x, y) -> (B,224,224)` score maps instead of the network's own (e.g. `06b_gradcam`)
@@ -153,6 +141,7 @@ def write_scoremaps(model:nn.Module, data:Data, split:str, out, amp:bool=False,
                 o = model(x, y.to(x.device))             # ACoL erases by the given class (wsolevaluation: the ground truth)
                 maps = wsoleval_maps(class_maps(o.maps.float(), y.to(o.maps.device)).cpu())
             for i, m in zip(idx, maps):
-                save_npy(out/(sp.image_ids[i] + '.npy'), np.asarray(m, np.float32)); n += 1
+                with atomic_file(out/(sp.image_ids[i] + '.npy')) as f: np.save(f, np.asarray(m, np.float32))
+                n += 1
     model.train(was)
     return n

@@ -9,38 +9,23 @@ from pathlib import Path
 import numpy as np, torch
 from .cam import class_maps, localization_maps, PAPER_MAPS
 from .loaders import WSOLDataset, test_tfms
+from .data import atomic_file, write_json
 from .model import WSOLNet
 from .baselines import parse_method
 from .config import TrainConfig, ConfigError, plain_value, build_model
 from .pipeline import Data
-from .fast_eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH
-from .inference import wsoleval_maps
+from .eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH, wsoleval_maps
 
 # %% auto #0
-__all__ = ['THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'write_atomic', 'write_json', 'save_figure', 'check_writable', 'RunLog',
-           'data_summary', 'make_report', 'summary_table', 'plot_results', 'CheckpointError', 'stage_file',
-           'save_checkpoint', 'load_checkpoint', 'check_trained', 'config_from_checkpoint', 'checkpoint_method',
-           'model_from_checkpoint', 'write_figure']
+__all__ = ['THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'save_figure', 'check_writable', 'RunLog', 'data_summary', 'make_report',
+           'summary_table', 'plot_results', 'CheckpointError', 'stage_file', 'save_checkpoint', 'load_checkpoint',
+           'check_trained', 'config_from_checkpoint', 'checkpoint_method', 'model_from_checkpoint', 'write_figure']
 
 # %% ../nbs/07d_report.ipynb #a0755cec
-def write_atomic(path, data:bytes)->Path:
-    "Write `data` to `path` through a temporary file in the same folder, fsync, then `os.replace`."
-    path = Path(path); tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
-
-def write_json(path, obj)->Path:
-    "`obj` as indented JSON, atomically."
-    return write_atomic(path, (json.dumps(plain_value(obj), indent=1) + '\n').encode())
-
 def save_figure(fig, path, **kw)->Path:
     "A matplotlib figure as PNG, atomically."
-    import io
-    buf = io.BytesIO(); fig.savefig(buf, format='png', **kw)
-    return write_atomic(path, buf.getvalue())
+    with atomic_file(path) as f: fig.savefig(f, format='png', **kw)
+    return Path(path)
 
 # %% ../nbs/07d_report.ipynb #88297873
 def check_writable(path, option:str='--out'):
@@ -60,7 +45,8 @@ class RunLog:
         self.path, self.n, self.enabled, self.tb = Path(path), 0, enabled, None
         if not enabled: return
         lines = self.path.read_text().splitlines(True) if keep and self.path.exists() else []
-        write_atomic(self.path, ''.join(lines[:keep or 0]).encode()); self.n = min(len(lines), keep or 0)
+        with atomic_file(self.path, 'w') as f: f.write(''.join(lines[:keep or 0]))
+        self.n = min(len(lines), keep or 0)
         if tensorboard is not None:
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(str(tensorboard), purge_step=step + 1 if step else None)   # events after the checkpoint's step
@@ -197,14 +183,9 @@ def stage_file(name:str)->str:
     return name.replace('+', '_') + '.pt'
 
 def save_checkpoint(state:dict, path)->Path:
-    "Write `state` atomically: a temporary file of this process in the same folder, fsync, then `os.replace`."
-    path = Path(path); tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f:
-            torch.save(state, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+    "Write `state` with `torch.save`, atomically (`atomic_file`)."
+    with atomic_file(path) as f: torch.save(state, f)
+    return Path(path)
 
 def load_checkpoint(path)->dict:
     "Read a checkpoint with `weights_only=True` (tensors and plain values only); CheckpointError names the file."

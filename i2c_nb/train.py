@@ -418,8 +418,3 @@ def train(cfg:TrainConfig,         # the run
         return learn.report
     finally:
         if own_data: data.close()
-
-# %% ../nbs/07_train.ipynb #5db2ffc0
-if __name__ == '__main__' and '__file__' in globals():      # `python -m i2c_nb.train` / `torchrun -m i2c_nb.train`: i2c-train
-    from i2c_nb.cli import i2c_train
-    i2c_train()

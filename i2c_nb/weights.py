@@ -4,13 +4,14 @@
 
 # %% ../nbs/01a_weights.ipynb #2c46d11d
 from __future__ import annotations
-import os, socket, sys, uuid
+import os, socket, sys
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlparse
 import torch, torch.distributed as dist
 from torchvision.models import WeightsEnum
+from .data import atomic_file
 from .model import BACKBONES
 
 # %% auto #0
@@ -115,21 +116,17 @@ def fetch_weights(backbone:str,         # a key of BACKBONES
     "The cached file of torchvision's weights `name`; downloaded (atomically, within `timeout`) if absent. Raises `WeightsError`."
     f = weights_file(backbone, name)
     if f.is_file(): return f
-    w, tmp = weights_enum(backbone, name), f.with_name(f'{f.name}.{uuid.uuid4().hex[:12]}.tmp')
-    url = w.url
+    w = weights_enum(backbone, name); url = w.url
     try:
-        try:
-            f.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(f) as tmp:                  # torch.hub writes the temporary file by its name; renamed once checked
             if progress: print(f'Downloading {url} to {f}', file=sys.stderr)
-            _download(url, tmp, timeout, progress)
-        except Exception as e:
-            raise WeightsError(f"--weights {name}: could not download {f.name} ({backbone} {w.name}) from {url} ({_reason(e, timeout)}). "
-                               f"Put that file in {f.parent} (torch's cache, under {_torch_home()}), "
-                               f"or pass --weights FILE with a torchvision {backbone} state_dict") from e
-        try: _read_state_dict(tmp)
-        except ValueError as e: raise WeightsError(f'--weights {name}: the download from {url} failed its check ({e}); try again') from None
-        os.replace(tmp, f)
-    finally: tmp.unlink(missing_ok=True)
+            _download(url, Path(tmp.name), timeout, progress)
+            _read_state_dict(Path(tmp.name))
+    except ValueError as e: raise WeightsError(f'--weights {name}: the download from {url} failed its check ({e}); try again') from None
+    except Exception as e:
+        raise WeightsError(f"--weights {name}: could not download {f.name} ({backbone} {w.name}) from {url} ({_reason(e, timeout)}). "
+                           f"Put that file in {f.parent} (torch's cache, under {_torch_home()}), "
+                           f"or pass --weights FILE with a torchvision {backbone} state_dict") from e
     return f
 
 # %% ../nbs/01a_weights.ipynb #0ee05b88

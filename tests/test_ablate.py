@@ -1,18 +1,15 @@
 "`i2c-ablate` end to end on a small config: the runs, the results file, resuming, and bad input."
 import json, os, subprocess, sys
-from pathlib import Path
+from functools import partial
 import pytest
+from conftest import ENV, cli
 
-ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONUNBUFFERED='1')
 # the paper's kind of schedule: lr x0.1 after run epochs 1 and 2 (one drop during the warm-up, one inside the branches)
 SMALL = dict(preset='tiny', subset=200, warmup_epochs=1, epochs=2, images_per_class=2, progress=False, schedule='step',
              milestones=[1, 2], lr=1e-3)
 
 
-def ablate(*args):
-    exe = Path(sys.executable).parent/'i2c-ablate'
-    cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'from i2c_nb.ablate import i2c_ablate; i2c_ablate()']
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=900)
+ablate = partial(cli, cmd='i2c-ablate', check=False)
 
 
 @pytest.fixture(scope='module')
@@ -51,7 +48,7 @@ def test_branch_from_warmup_equals_branch_in_one_run(small, tmp_path):
     ab = json.loads((d/'out'/'ablations.json').read_text())
     cfg = dict(SMALL, methods=['plain', 'sc+gc'])
     (tmp_path/'c.json').write_text(json.dumps(cfg))
-    r = subprocess.run([sys.executable, '-m', 'i2c_nb.train', '--config', tmp_path/'c.json', '--out', tmp_path/'one'],
+    r = subprocess.run([sys.executable, '-m', 'i2c_nb.cli', '--config', tmp_path/'c.json', '--out', tmp_path/'one'],
                        capture_output=True, text=True, env=ENV, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     one = json.loads((tmp_path/'one'/'report.json').read_text())['results']

@@ -1,16 +1,13 @@
 "`i2c-compare` end to end on a small config: the search on the first seed, the choice on val, the other seeds, the read-back, bad input."
-import json, os, subprocess, sys
-from pathlib import Path
+import json
+from functools import partial
 import pytest
+from conftest import cli
 
-ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONUNBUFFERED='1')
 SMALL = dict(preset='tiny', subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False)
 
 
-def compare(*args):
-    exe = Path(sys.executable).parent/'i2c-compare'
-    cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'from i2c_nb.compare import i2c_compare; i2c_compare()']
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=900)
+compare = partial(cli, cmd='i2c-compare', check=False)
 
 
 @pytest.fixture(scope='module')

@@ -4,9 +4,9 @@ import os, shutil
 import numpy as np
 import pytest
 from PIL import Image
-from i2c_nb.data import DataFormatError, read_cub, read_ilsvrc_val, read_voc_xml, read_wsol_metadata
-from i2c_nb.datasets import (IMG_EXTENSIONS, hold_out, make_cub_folder, make_imagenet_folder, open_dataset,
-                             read_imagenet_train, read_synset_names, write_wsol_layout)
+from i2c_nb.data import DataFormatError, read_wsol_metadata
+from i2c_nb.datasets import (IMG_EXTENSIONS, hold_out, make_cub_folder, make_imagenet_folder, open_dataset, read_cub, read_ilsvrc_val,
+                             read_imagenet_train, read_synset_names, read_voc_xml, write_wsol_layout)
 
 SPLITS = ('train', 'val', 'test')
 

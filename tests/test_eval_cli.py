@@ -1,9 +1,12 @@
 "i2c-evaluate on a folder of score maps written here: wsolevaluation's layout, JSON keys, val-chosen thresholds, errors (one line, status 2), nothing written on failure."
-import json, os, subprocess
+import json, os
+from functools import partial
 import numpy as np, pytest
 from PIL import Image
+from conftest import cli, one_line_error
 from i2c_nb.data import WSOLSplit, write_wsol_metadata
-from i2c_nb.eval import realistic_maps, resize_boxes, evaluate_boxes, BoxAccumulator, boxacc_at_val_threshold
+from i2c_nb.eval import resize_boxes
+from i2c_nb.fast_eval import realistic_maps, evaluate_boxes, BoxAccumulator, boxacc_at_val_threshold
 
 @pytest.fixture
 def folder(tmp_path):
@@ -25,16 +28,12 @@ def folder(tmp_path):
         Image.fromarray(mk).save((tmp_path/'masks'/iid).with_suffix('.png'))
     return tmp_path, split, maps
 
-def run(*args):
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    return subprocess.run(['i2c-evaluate', *map(str, args)], capture_output=True, text=True, env=env)
+run = partial(cli, cmd='i2c-evaluate', check=False)
 
 def assert_fails(r, *parts):
     "Exit status 2 and one line on stderr, `i2c-evaluate: ...`, holding every part; nothing on stdout."
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith('i2c-evaluate: '), r.stderr
-    assert all(p in r.stderr for p in parts), (parts, r.stderr)
-    assert r.stdout == ''
+    one_line_error(r, *parts)
+    assert r.stderr.startswith('i2c-evaluate: ') and r.stdout == '', (r.stdout, r.stderr)
 
 def test_cli_numbers_and_json(folder):
     d, split, maps = folder

@@ -2,8 +2,8 @@
 import os
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 import numpy as np, cv2, pytest
-from i2c_nb.eval import (cam_thresholds, resize_boxes, box_hits, box_classes, reference_box_hits, realistic_maps,
-                         evaluate_boxes, BoxAccumulator, check_scoremaps)
+from i2c_nb.eval import cam_thresholds, resize_boxes, reference_box_hits, check_scoremaps
+from i2c_nb.fast_eval import box_hits, box_classes, realistic_maps, evaluate_boxes, BoxAccumulator
 from i2c_nb.data import DataFormatError
 
 def assert_same(maps, gts, step=0.01, iou_thresholds=(30, 50, 70), threads=1):

@@ -2,8 +2,9 @@
 import os
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 import numpy as np, torch, pytest
-from i2c_nb.eval import (BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol, paper_protocol_counts, paper_box_hits,
-                         _paper_box_hits_loop, loc_accuracy, box_classes, cam_thresholds, realistic_maps, resize_boxes)
+from i2c_nb.eval import paper_protocol, loc_accuracy, cam_thresholds, resize_boxes
+from i2c_nb.fast_eval import (BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol_counts, paper_box_hits,
+                              _paper_box_hits_loop, box_classes, realistic_maps)
 
 def box_split(n, seed):
     "n realistic 224 maps with original sizes, boxes and masks."

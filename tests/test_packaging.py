@@ -2,6 +2,7 @@
 import os, shutil, subprocess, sys, zipfile, json
 from pathlib import Path
 import pytest
+from conftest import cli
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent/'shared'/'data'/'wsol_metadata'
@@ -23,9 +24,8 @@ def test_wheel_contents(wheel):
         assert f in names, f
     ep = next(n for n in names if n.endswith('entry_points.txt'))
     eps = zipfile.ZipFile(wheel).read(ep).decode()
-    assert 'i2c-data = i2c_nb.benchmark:i2c_data' in eps and 'i2c-check-metadata = i2c_nb.data:i2c_check_metadata' in eps
     for cmd in ('i2c-train = i2c_nb.cli:i2c_train', 'i2c-test = i2c_nb.cli:i2c_test', 'i2c-cams = i2c_nb.cli:i2c_cams',
-                'i2c-evaluate = i2c_nb.eval:i2c_evaluate'):
+                'i2c-evaluate = i2c_nb.cli:i2c_evaluate', 'i2c-data = i2c_nb.cli:i2c_data', 'i2c-check-metadata = i2c_nb.cli:i2c_check_metadata'):
         assert cmd in eps, cmd
 
 def test_installed_wheel_imports_without_nbdev(wheel, tmp_path):
@@ -49,7 +49,7 @@ def test_version_matches_settings():
     assert i2c_nb.__version__ == cfg['DEFAULT']['version']
 
 def test_check_metadata_cli_on_fixtures():
-    r = subprocess.run(['i2c-check-metadata', '--root', str(REPO/'tests'/'fixtures'/'wsol')], capture_output=True, text=True)
+    r = cli('--root', REPO/'tests'/'fixtures'/'wsol', cmd='i2c-check-metadata', check=False)
     assert r.returncode == 0, r.stderr
     assert 'test' in r.stdout and '5' in r.stdout
 
@@ -62,7 +62,7 @@ def test_check_metadata_cli_on_real_metadata():
 
 def test_i2c_data_cli(tmp_path):
     out = tmp_path/'fw'
-    r = subprocess.run(['i2c-data', '--out', str(out), '--verify'], capture_output=True, text=True)
+    r = cli('--out', out, '--verify', cmd='i2c-data', check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'files match the manifest: True' in r.stdout and 'matches the recorded build: True' in r.stdout
     assert (out/'preview.png').exists()

@@ -1,12 +1,12 @@
-"""One test per kind of bad input to the readers of `i2c_nb.data`: each copies a good fixture into
+"""One test per kind of bad input to the readers of `i2c_nb.data` and `i2c_nb.datasets` (CUB, ILSVRC XML): each copies a good fixture into
 `tmp_path`, corrupts one line (or file), and checks that a `DataFormatError` is raised whose message
 names the file and, where lines apply, the 1-based line number."""
 import shutil
 from pathlib import Path
 import numpy as np
 import pytest
-from i2c_nb.data import (DataFormatError, WSOLSplit, load_rgb, read_wsol_metadata, write_wsol_metadata, read_cub,
-                         read_voc_xml, read_ilsvrc_val)
+from i2c_nb.data import DataFormatError, WSOLSplit, load_rgb, read_wsol_metadata, write_wsol_metadata
+from i2c_nb.datasets import read_cub, read_voc_xml, read_ilsvrc_val
 
 FX = Path(__file__).parent/'fixtures'
 META = FX/'wsol'/'metadata'/'test'

@@ -6,28 +6,14 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from i2c_nb.train import save_checkpoint, load_checkpoint, CheckpointError
 from i2c_nb.config import get_config
+from conftest import ENV, cli, one_line_error   # `cli`: i2c_train as `python -m i2c_nb.cli`, the others by their function
 
 TINY = ['--preset', 'tiny', '--subset', '200', '--warmup-epochs', '1', '--epochs', '1', '--images-per-class', '2',
         '--no-progress', '--threads', '1', '--tensorboard']
-ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-
-
-def cli(*args, cmd='i2c_train', check=True):
-    "Run an entry point (`i2c_train` as `python -m i2c_nb.train`, the others from i2c_nb.cli) in a fresh process."
-    head = ['-m', 'i2c_nb.train'] if cmd == 'i2c_train' else ['-c', f'import sys; from i2c_nb.cli import {cmd}; {cmd}(sys.argv[1:])']
-    r = subprocess.run([sys.executable, *head, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=600)
-    if check and r.returncode: raise AssertionError(f"exit {r.returncode}\n{r.stdout}\n{r.stderr}")
-    return r
 
 
 def untimed(folder):
     return [{k: v for k, v in json.loads(l).items() if not k.endswith('_s')} for l in (folder/'metrics.jsonl').read_text().splitlines()]
-
-
-def one_line_error(r, *contains):
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    assert 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    for c in contains: assert c in r.stderr, (c, r.stderr)
 
 
 @pytest.fixture(scope='module')

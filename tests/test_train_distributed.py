@@ -72,7 +72,7 @@ def test_torchrun_cli(tmp_path):
     import json, subprocess, sys
     env = dict(os.environ, OMP_NUM_THREADS='1')
     r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29533',
-                        '-m', 'i2c_nb.train', '--preset', 'tiny', '--subset', '200', '--warmup-epochs', '1', '--epochs', '1',
+                        '-m', 'i2c_nb.cli', '--preset', 'tiny', '--subset', '200', '--warmup-epochs', '1', '--epochs', '1',
                         '--images-per-class', '2', '--no-progress', '--device', 'cpu', '--out', str(tmp_path/'run')],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
