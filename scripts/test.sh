@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): package in sync with the notebooks, notebooks clean, every notebook
+# The test command (README): package in sync with the notebooks, README in sync with nbs/index.ipynb, notebooks clean, every notebook
 # pytest, then every notebook run by nbdev_test and again in a real Jupyter kernel. Run from the repository root, in an environment with the dev extra.
 # Closing lines: 'notebooks: N passed, M failed' (nbdev_test), then 'real kernel: N passed, M failed'.
 set -uo pipefail
@@ -14,6 +14,8 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     echo "FAIL: nbdev_export changed i2c_nb/ (edit the notebooks, run nbdev_export, commit both):"
     git status --short -- i2c_nb; git diff --stat -- i2c_nb; status=1
   fi
+  echo "== README.md: is it what scripts/readme.py makes of nbs/index.ipynb?"
+  python scripts/readme.py --check || status=1
   echo "== nbdev_clean: are the notebooks clean?"
   nbdev_clean
   if ! git diff --quiet -- nbs; then
