@@ -8,7 +8,7 @@ import math
 import numpy as np, torch
 import torch.nn.functional as F
 from torch import Tensor
-from .loaders import denormalize, IMAGENET_MEAN, IMAGENET_STD
+from .loaders import denormalize, show_image, draw_boxes, IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
 __all__ = ['PAPER_MAPS', 'WSOLEVAL_MAPS', 'gaussian_blobs', 'normalize_maps', 'class_maps', 'topk_maps', 'localization_maps',
@@ -94,17 +94,17 @@ def localization_maps(maps:Tensor,                # (...,h,w) raw maps, e.g. (B,
 # %% ../nbs/02_cam.ipynb #c9291272
 def show_maps(images:Tensor,            # (B,3,H,W) images, normalised with `mean`, `std`
               maps:Tensor,              # (B,h,w) maps, raw or normalised, any resolution
-              boxes:list|None=None,     # B arrays (n_i,4) x0,y0,x1,y1 in image pixels: ground truth, red
+              boxes:list|None=None,     # B arrays (n_i,4) inclusive x0,y0,x1,y1 in image pixels: ground truth, red
               pred_boxes:list|None=None,  # B arrays (m_i,4): predictions, green
               titles:list|None=None,    # B strings
               mean=IMAGENET_MEAN, std=IMAGENET_STD,
               alpha:float=0.5,          # opacity of the map
               ncols:int=8,
-              size:float=1.6            # inches per image
+              size:float=1.6,           # inches per image
+              pred_scale=1.             # (sx,sy) from the predicted boxes' pixels to the image's: 64/224 for a score map's boxes on 64 px
              ):
-    "Grid of images with their localization maps as a jet overlay and boxes (gt red, predicted green); returns the figure."
+    "Grid of images with their localization maps as a jet overlay and boxes (gt red, predicted green; `show_image`); returns the figure."
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
     n, (H, W) = len(images), images.shape[-2:]
     sm = localization_maps(maps.detach().float().cpu(), (W, H), **PAPER_MAPS)
     nrows = math.ceil(n/ncols); ncols = min(ncols, n)
@@ -112,12 +112,8 @@ def show_maps(images:Tensor,            # (B,3,H,W) images, normalised with `mea
     for k, ax in enumerate(axs.flat):
         ax.axis('off')
         if k >= n: continue
-        ax.imshow(denormalize(images[k].detach().cpu(), mean, std).permute(1, 2, 0).numpy())
-        ax.imshow(sm[k].numpy(), cmap='jet', alpha=alpha, vmin=0, vmax=1)
-        for bs, colour in ((boxes, 'red'), (pred_boxes, 'lime')):
-            if bs is None: continue
-            for x0, y0, x1, y1 in np.asarray(bs[k], dtype=np.float32).reshape(-1, 4):
-                ax.add_patch(Rectangle((x0-.5, y0-.5), x1-x0, y1-y0, fill=False, color=colour, lw=1.5))
-        if titles is not None: ax.set_title(str(titles[k]), fontsize=8)
+        show_image(denormalize(images[k].detach().cpu(), mean, std), sm[k], None if boxes is None else boxes[k], 'red', ax=ax,
+                   alpha=alpha, title=None if titles is None else str(titles[k]))
+        if pred_boxes is not None: draw_boxes(ax, pred_boxes[k], 'lime', pred_scale)
     fig.tight_layout()
     return fig

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np, torch
 import ipywidgets as W
 from .benchmark import bundled_split
+from .loaders import show_image
 from .cam import class_maps, normalize_maps
 from .seeds import sample_seeds, gather_seeds, seed_xy, object_region
 from .eval import scoremap_boxes, box_iou, resize_boxes, wsoleval_maps
@@ -77,11 +78,6 @@ def _png(fig)->bytes:
     b = io.BytesIO(); fig.savefig(b, format='png', dpi=80, bbox_inches='tight'); plt.close(fig)
     return b.getvalue()
 
-def _rect(ax, b, colour, scale):
-    from matplotlib.patches import Rectangle
-    x0, y0, x1, y1 = (np.asarray(b, float) + [0, 0, 1, 1]) * scale
-    ax.add_patch(Rectangle((x0 - .5, y0 - .5), x1 - x0, y1 - y0, fill=False, color=colour, lw=1.6))
-
 def _image(data:Data, i:int)->np.ndarray: return data.images['test'][i].permute(1, 2, 0).numpy()
 
 def draw_panels(states:dict, data:Data, class_names=None)->bytes:
@@ -91,13 +87,12 @@ def draw_panels(states:dict, data:Data, class_names=None)->bytes:
     for r, (name, s) in enumerate(states.items()):
         img = _image(data, s['index']); sc = img.shape[0] / s['map'].shape[0]; h = s['small'].shape[0]
         a0, a1, a2 = axs[r]
-        a0.imshow(img); _rect(a0, s['gt'], 'red', sc); _rect(a0, s['box'], 'lime', sc)
         cn = (lambda c: class_names[c] if class_names else str(c))
-        a0.set_title(f"{name}: IoU {s['iou']:.2f} at τ={s['tau']:.2f}\ntrue {cn(s['label'])}, predicted {cn(s['pred'])}", fontsize=8)
-        a1.imshow(img); a1.imshow(s['map'], cmap='jet', alpha=.55, vmin=0, vmax=1, extent=(-.5, img.shape[1] - .5, img.shape[0] - .5, -.5))
+        show_image(img, boxes=[s['gt'], s['box']], colors=['red', 'lime'], scale=sc, ax=a0, lw=1.6,   # boxes in 224-px map pixels
+                   title=f"{name}: IoU {s['iou']:.2f} at τ={s['tau']:.2f}\ntrue {cn(s['label'])}, predicted {cn(s['pred'])}")
+        show_image(img, s['map'], ax=a1, alpha=.55, title='map (white: τ)')
         a1.contour((np.arange(s['map'].shape[1]) + .5) * sc - .5, (np.arange(s['map'].shape[0]) + .5) * sc - .5, s['map'],
                    [s['tau'] * s['map'].max()], colors='white', linewidths=1)
-        a1.set_title('map (white: τ)', fontsize=8)
         a2.imshow(s['small'], cmap='jet', vmin=0, vmax=1); a2.imshow(np.ma.masked_where(~s['region'], s['region']), cmap='Greys', alpha=.35)
         xy = np.asarray(s['seeds']).reshape(-1, 2)
         a2.scatter(xy[:, 0], xy[:, 1], s=30, c='white', edgecolors='black', zorder=3)
@@ -158,9 +153,7 @@ def draw_pair(s:dict, data:Data)->bytes:
     from matplotlib.patches import ConnectionPatch
     fig, axs = plt.subplots(1, 2, figsize=(6, 3))
     for ax, key in zip(axs, 'ab'):
-        st = s[key]; img = _image(data, st['index']); H, W_ = img.shape[:2]; ax.imshow(img)
-        ax.imshow(st['small'], cmap='jet', alpha=.5, vmin=0, vmax=1, extent=(-.5, W_ - .5, H - .5, -.5)); ax.axis('off')
-        ax.set_title(f"test image {st['index']}", fontsize=8)
+        st = s[key]; show_image(_image(data, st['index']), st['small'], ax=ax, title=f"test image {st['index']}")
     sc = _image(data, s['a']['index']).shape[0] / s['a']['small'].shape[0]
     colours = plt.cm.tab10(np.arange(10))
     for n, (p, q) in enumerate(zip(s['seeds_a'], s['seeds_b'])):

@@ -17,7 +17,7 @@ from .data import WSOLSplit
 __all__ = ['TOY_COLOURS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'toy_split', 'resize_with_boxes', 'crop_with_boxes',
            'random_crop_with_boxes', 'center_crop_with_boxes', 'hflip_with_boxes', 'random_hflip_with_boxes',
            'to_normalized_tensor', 'denormalize', 'BoxPipeline', 'train_tfms', 'test_tfms', 'WSOLDataset',
-           'collate_wsol', 'ClassPairedSampler', 'show_batch']
+           'collate_wsol', 'ClassPairedSampler', 'draw_boxes', 'show_image', 'show_batch']
 
 # %% ../nbs/00b_loaders.ipynb #2574ba40
 TOY_COLOURS = {'orange': (240, 140, 20), 'green': (40, 180, 60), 'blue': (50, 80, 230),
@@ -304,26 +304,60 @@ def load_state_dict(self:ClassPairedSampler, sd:dict):
     self.seed, self.epoch, self._resume_at = sd['seed'], sd['epoch'], sd.get('position', 0)
     self.position = self._resume_at
 
+# %% ../nbs/00b_loaders.ipynb #f358c8f9
+def draw_boxes(ax,                 # matplotlib axes showing an image drawn with `imshow`
+               boxes,              # (n,4) inclusive pixel boxes x0,y0,x1,y1 (array, tensor or list)
+               colors='red',       # one colour for all boxes, or one per box
+               scale=(1., 1.),     # (sx,sy) from the boxes' pixel grid to the image's, or one number for both
+               lw:float=1.5        # line width
+              )->list:             # the Rectangle patches added
+    "Add `boxes` to `ax` as rectangles on their outer pixel edges: x from `x0*sx - 0.5` to `(x1+1)*sx - 0.5`."
+    from matplotlib.patches import Rectangle
+    sx, sy = (scale, scale) if np.isscalar(scale) else scale
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    colors = [colors] * len(b) if isinstance(colors, str) else list(colors)
+    return [ax.add_patch(Rectangle((x0*sx - .5, y0*sy - .5), (x1 + 1 - x0)*sx, (y1 + 1 - y0)*sy, fill=False, color=c, lw=lw))
+            for (x0, y0, x1, y1), c in zip(b, colors)]
+
+def show_image(image,              # (H,W,3) array (uint8, or float in [0,1]), or a (3,H,W) tensor in [0,1]
+               heatmap=None,       # (h,w) map in [0,1], stretched over the whole image
+               boxes=None,         # (n,4) inclusive pixel boxes x0,y0,x1,y1 (`draw_boxes`)
+               colors='red',       # one colour for all boxes, or one per box
+               scale=(1., 1.),     # (sx,sy) from the boxes' pixel grid to the image's
+               ax=None,            # the axes to draw on (default: a new figure)
+               title:str|None=None,
+               cmap:str='jet', alpha:float=0.5, lw:float=1.5):
+    "Draw `image`, then `heatmap` over it, then `boxes` exactly; axis off. Returns the axes."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(2, 2))
+    img = image.detach().cpu().permute(1, 2, 0).numpy() if torch.is_tensor(image) else np.asarray(image)
+    H, W = img.shape[:2]
+    ax.imshow(img)
+    if heatmap is not None:
+        hm = heatmap.detach().cpu().numpy() if torch.is_tensor(heatmap) else np.asarray(heatmap)
+        ax.imshow(hm, cmap=cmap, alpha=alpha, vmin=0, vmax=1, extent=(-.5, W - .5, H - .5, -.5))
+    if boxes is not None: draw_boxes(ax, boxes, colors, scale, lw)
+    if title is not None: ax.set_title(title, fontsize=8)
+    ax.axis('off')
+    return ax
+
 # %% ../nbs/00b_loaders.ipynb #ab4fe0f9
 def show_batch(images:torch.Tensor,     # (B,3,H,W) normalised images
                labels,                  # (B,) class indices
-               boxes:list,              # B tensors (n_i,4), pixels of the shown image
+               boxes:list,              # B tensors (n_i,4), inclusive pixels of the shown image
                class_names:list|None=None,
                mean=IMAGENET_MEAN, std=IMAGENET_STD,
                ncols:int=8,             # even, so that same-class pairs sit side by side
                size:float=1.5):         # inches per image
-    "Grid of a batch with class names and ground-truth boxes (red); returns the figure."
+    "Grid of a batch with class names and ground-truth boxes (red, `show_image`); returns the figure."
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
     n = len(images); nrows = math.ceil(n/ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*size*1.15), squeeze=False)
     for k, ax in enumerate(axs.flat):
         ax.axis('off')
         if k >= n: continue
-        ax.imshow(denormalize(images[k], mean, std).permute(1, 2, 0).numpy())
-        for x0, y0, x1, y1 in np.asarray(boxes[k], dtype=np.float32).reshape(-1, 4):
-            ax.add_patch(Rectangle((x0-.5, y0-.5), x1-x0, y1-y0, fill=False, color='red', lw=1.5))
-        y = int(labels[k]); ax.set_title(class_names[y] if class_names else str(y), fontsize=8)
+        y = int(labels[k])
+        show_image(denormalize(images[k], mean, std), boxes=boxes[k], ax=ax, title=class_names[y] if class_names else str(y))
     fig.tight_layout()
     return fig
 

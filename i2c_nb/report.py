@@ -8,7 +8,7 @@ import dataclasses, json, os
 from pathlib import Path
 import numpy as np, torch
 from .cam import class_maps, localization_maps, PAPER_MAPS
-from .loaders import WSOLDataset, test_tfms
+from .loaders import WSOLDataset, test_tfms, show_image, draw_boxes
 from .data import atomic_file, write_json
 from .model import WSOLNet
 from .baselines import parse_method
@@ -114,10 +114,6 @@ def _test_images(data:Data, cfg:TrainConfig, idx, device)->tuple:
     else: x = torch.stack([WSOLDataset(test, test_tfms(cfg.crop, mean=data.mean, std=data.std))[i][0] for i in idx]).to(device)
     return x, (x.float().cpu() * torch.tensor(data.std)[:, None, None] + torch.tensor(data.mean)[:, None, None]).clamp(0, 1)
 
-def _box(ax, b, s, colour):
-    from matplotlib.patches import Rectangle
-    ax.add_patch(Rectangle((b[0]*s[0] - .5, b[1]*s[1] - .5), (b[2]-b[0])*s[0], (b[3]-b[1])*s[1], fill=False, color=colour, lw=1.3))
-
 def _map_row(axs:list, model, name:str,
              imgs:tuple,             # (x, shown, test split, idx) from `_test_images`
              tau:float|None):        # the box threshold chosen on val, or None: no predicted box
@@ -128,11 +124,10 @@ def _map_row(axs:list, model, name:str,
     cm = class_maps(o.maps.float(), lab).cpu()
     mp, m224 = localization_maps(cm, x.shape[-1], **PAPER_MAPS), (wsoleval_maps(cm) if tau is not None else None)
     for c, (ax, i) in enumerate(zip(axs, idx)):
-        ax.axis('off'); ax.imshow(shown[c].permute(1, 2, 0).numpy()); ax.imshow(mp[c].numpy(), cmap='jet', alpha=0.5, vmin=0, vmax=1)
-        for b in test.boxes[i]: _box(ax, b, (x.shape[-1] / test.sizes[i][0], x.shape[-2] / test.sizes[i][1]), 'red')
+        show_image(shown[c], mp[c], test.boxes[i], 'red', (x.shape[-1] / test.sizes[i][0], x.shape[-2] / test.sizes[i][1]), ax=ax, lw=1.3)
         if m224 is None: continue
         pb = scoremap_boxes(m224[c], [tau])[0][:1]                # wsolevaluation's box at the val-chosen threshold, 224-px map pixels
-        _box(ax, pb[0] + [0, 0, 1, 1], (x.shape[-1] / RESIZE_LENGTH, x.shape[-2] / RESIZE_LENGTH), 'lime')
+        draw_boxes(ax, pb, 'lime', (x.shape[-1] / RESIZE_LENGTH, x.shape[-2] / RESIZE_LENGTH), lw=1.3)
         ax.text(1, x.shape[-2] - 2, f"IoU {box_iou(pb, resize_boxes(test.boxes[i], test.sizes[i])).max():.2f}",
                 fontsize=7, color='white', backgroundcolor=(0, 0, 0, .5))
     axs[0].set_title(name + (f"  (τ={tau:.2f}, chosen on val)" if tau is not None else ''), fontsize=9, loc='left')
