@@ -13,14 +13,15 @@ import torch.distributed as dist
 from torch import Tensor
 from .data import atomic_file
 from .cam import class_maps
-from .eval import wsoleval_maps
+from .eval import wsoleval_maps, masks_to_length, resize_boxes, scoremap_boxes, box_iou
 from .fast_eval import BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol_counts, default_threads
 from .config import TrainConfig
 from .pipeline import Data
 
 # %% auto #0
 __all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'autocast', 'eval_threads', 'SplitMetrics', 'evaluate',
-           'paper_localization', 'final_metrics', 'write_scoremaps']
+           'paper_localization', 'final_metrics', 'relative_sizes', 'map_box_stats', 'size_columns', 'size_study',
+           'write_scoremaps']
 
 # %% ../nbs/07c_inference.ipynb #f8bb008a
 def world_info()->tuple:
@@ -125,6 +126,58 @@ def final_metrics(model:nn.Module, data:Data, cfg:TrainConfig)->dict:
     val, vs = evaluate(model, data, 'val', cfg, paper=True)
     test, ts = evaluate(model, data, 'test', cfg, paper=True)
     return dict(val=val, test=test, test_at_val=boxacc_at_val_threshold(vs.box, ts.box), loc=paper_localization(vs, ts))
+
+# %% ../nbs/07c_inference.ipynb #a26fc14f
+def _thirds(rel:np.ndarray)->tuple:
+    "Tertile edges of the relative object sizes and each image's third (0, 1, 2)."
+    edges = np.quantile(rel, [1/3, 2/3])
+    return edges, np.searchsorted(edges, rel, side='right')
+
+def relative_sizes(sp)->np.ndarray:
+    "(N,) object size of each image of split `sp`: sqrt(area of its first box / image area)."
+    b = np.stack([np.asarray(bx, np.float64)[0] for bx in sp.boxes])
+    return np.sqrt((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) / (sp.sizes[:, 0] * sp.sizes[:, 1]))
+
+def _area(b:np.ndarray)->np.ndarray: return (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
+
+def map_box_stats(m:np.ndarray,       # (224,224) wsolevaluation score map
+                  mask,               # (224,224) bool object mask, or None
+                  boxes:np.ndarray,   # (n,4) ground-truth boxes, original pixels
+                  size,               # (w,h) original image size
+                  tau:float)->tuple:  # the threshold
+    "IoU of the box at `tau` with its best ground-truth box, box side / object side, mask recall and precision (NaN without a mask)."
+    gt, pb = resize_boxes(boxes, size), scoremap_boxes(m, [tau])[0][:1]
+    ious = box_iou(pb, gt)[0]; best = int(ious.argmax())
+    side = np.sqrt(_area(pb[0]) / _area(gt[best]))
+    if mask is None: return ious[best], side, np.nan, np.nan
+    img = (m.astype(np.float64) * 255).astype(np.uint8)
+    fg = img > int(tau * img.max())
+    return ious[best], side, (fg & mask).sum() / max(mask.sum(), 1), (fg & mask).sum() / max(fg.sum(), 1)
+
+@torch.no_grad()
+def size_columns(model:nn.Module, data:Data, tau:float, split:str='test')->np.ndarray:
+    "(N,4) `map_box_stats` of every image of `split` (IoU, side ratio, recall, precision), the model's maps of the true class."
+    sp, was = data.splits[split], model.training
+    model.eval(); cols = np.zeros((len(sp), 4))
+    for x, y, idx in data.eval_batches(split):
+        maps = wsoleval_maps(class_maps(model(x, y.to(x.device)).maps.float(), y.to(x.device)).cpu())
+        masks = masks_to_length([sp.load_mask(i) for i in idx]) if sp.mask_root else [None] * len(idx)
+        for m, mk, i in zip(maps, masks, idx): cols[i] = map_box_stats(m, mk, sp.boxes[i], sp.sizes[i], tau)
+    model.train(was)
+    return cols
+
+def _size_summary(cols:np.ndarray, sel:np.ndarray)->dict:
+    "Images, BoxAcc@0.5 (%), median side ratio, mean recall and precision (None, JSON null, without masks) of the images `sel`."
+    mean = lambda v: None if np.isnan(v).all() else float(np.nanmean(v))
+    return dict(n=int(sel.sum()), BoxAcc=float((cols[sel, 0] >= 0.5).mean() * 100), side_median=float(np.median(cols[sel, 1])),
+                recall=mean(cols[sel, 2]), precision=mean(cols[sel, 3]))
+
+def size_study(model:nn.Module, data:Data, tau:float, split:str='test')->dict:
+    "Box hits, box side / object side, mask recall and precision at threshold `tau`, over `split` and per third of the object sizes."
+    cols = size_columns(model, data, tau, split)
+    edges, third = _thirds(relative_sizes(data.splits[split]))
+    return dict(threshold=float(tau), split=split, edges=[float(e) for e in edges], all=_size_summary(cols, np.ones(len(cols), bool)),
+                thirds=[_size_summary(cols, third == j) for j in range(3)])
 
 # %% ../nbs/07c_inference.ipynb #90301c38
 @torch.no_grad()

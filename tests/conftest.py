@@ -8,7 +8,7 @@ ENV = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', PYTHONUNBUFFERE
 
 
 def entry_points() -> dict:
-    "{function name: module} of the console scripts in settings.ini, e.g. {'i2c_train': 'i2c_nb.cli', 'i2c_ablate': 'i2c_nb.ablate'}."
+    "{function name: module} of the console scripts in settings.ini, e.g. {'i2c_train': 'i2c_nb.cli', 'i2c_ablate': 'i2c_nb.ablate_runs'}."
     cfg = configparser.ConfigParser(); cfg.read(REPO/'settings.ini')
     scripts = [l.split('=', 1)[1].strip() for l in cfg['DEFAULT']['console_scripts'].splitlines() if '=' in l]
     return {fn: mod for mod, fn in (s.split(':') for s in scripts)}

@@ -2,7 +2,7 @@
 import json, os, subprocess, sys
 from functools import partial
 import pytest
-from conftest import ENV, cli
+from conftest import ENV, cli, one_line_error
 
 # the paper's kind of schedule: lr x0.1 after run epochs 1 and 2 (one drop during the warm-up, one inside the branches)
 SMALL = dict(preset='tiny', subset=200, warmup_epochs=1, epochs=2, images_per_class=2, progress=False, schedule='step',
@@ -110,3 +110,16 @@ def test_other_settings_refused(small, tmp_path):
     a[a.index('--out') + 1] = tmp_path/'o.json'
     r = ablate(*a)
     assert r.returncode == 2 and 'made with other settings' in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_older_record_refused(small, tmp_path):
+    "A record made before the final evaluation read the masks (no PxAP) is refused with one line, before anything runs."
+    d, args, _ = small
+    rec = json.loads((d/'runs'/'seed0'/'sc+gc'/'record.json').read_text())
+    del rec['results']['test']['PxAP']
+    (tmp_path/'runs'/'seed0'/'sc+gc').mkdir(parents=True)
+    (tmp_path/'runs'/'seed0'/'sc+gc'/'record.json').write_text(json.dumps(rec))
+    a = list(args)
+    a[a.index('--runs') + 1], a[a.index('--out') + 1] = tmp_path/'runs', tmp_path/'o.json'
+    one_line_error(ablate(*a), os.path.join('seed0', 'sc+gc') + ': made by an older version (no PxAP); remove it or use another --runs')
+    assert not (tmp_path/'o.json').exists() and not (tmp_path/'runs'/'seed0'/'plain').exists()

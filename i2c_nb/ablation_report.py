@@ -4,37 +4,16 @@
 
 # %% ../nbs/08_ablations.ipynb #0cb440f5
 from __future__ import annotations
-import json
 from pathlib import Path
 import numpy as np
+from .runner import metric, load_results, runs_of, mean_std, run_tag, repo_dir
 
 # %% auto #0
-__all__ = ['METRICS', 'RESULTS', 'PAPER_TABLE4', 'SIZE_KEYS', 'ERRORS', 'load_results', 'metric', 'runs_of', 'mean_std', 'table4',
-           'table4_markdown', 'paper_beside_ours', 'loss_curves', 'plot_magnitudes', 'size_stats', 'plot_sizes',
-           'sensitivity', 'plot_sensitivity', 'write_figures']
+__all__ = ['TABLE4_METRICS', 'PAPER_TABLE4', 'SIZE_KEYS', 'ERRORS', 'table4', 'table4_markdown', 'paper_beside_ours',
+           'loss_curves', 'plot_magnitudes', 'size_stats', 'plot_sizes', 'sensitivity', 'plot_sensitivity']
 
 # %% ../nbs/08_ablations.ipynb #afbabebe
-METRICS = [('Cls top-1', ('test', 'top1')), ('GT-known Loc', ('loc', 'GT-known Loc')), ('Top-1 Loc', ('loc', 'Top-1 Loc')),
-           ('MaxBoxAcc', ('test_at_val', 'MaxBoxAcc')), ('MaxBoxAccV2', ('test_at_val', 'MaxBoxAccV2'))]
-RESULTS = Path(__file__).resolve().parent.parent/'results'/'ablations.json' if '__file__' in globals() else Path('../results/ablations.json')
-
-def load_results(path=None)->dict:
-    "The results file of `i2c-ablate` (default: the repository's `results/ablations.json`)."
-    return json.loads(Path(path or RESULTS).read_text())
-
-def metric(rec:dict, name:str)->float:
-    "One test metric (%) of a run record, by its name in `METRICS`."
-    a, b = dict(METRICS)[name]
-    return float(rec['results'][a][b])
-
-def runs_of(ab:dict, tag:str, seeds=None)->dict:
-    "seed -> record of the finished runs with this tag (e.g. 'plain', 'sc+gc', 'sc+gc_k=8'); failed runs are left out."
-    return {r['seed']: r for r in ab['runs'] if r['tag'] == tag and not r.get('failed') and (seeds is None or r['seed'] in seeds)}
-
-def mean_std(v)->tuple:
-    "Mean and sample standard deviation (ddof 1; NaN for fewer than two values)."
-    v = np.asarray(v, float)
-    return float(v.mean()) if len(v) else float('nan'), float(v.std(ddof=1)) if len(v) > 1 else float('nan')
+TABLE4_METRICS = ('Cls top-1', 'GT-known Loc', 'Top-1 Loc', 'MaxBoxAcc', 'MaxBoxAccV2')     # `METRICS` of 07f_runner but PxAP
 
 # %% ../nbs/08_ablations.ipynb #f6366ac6
 def table4(ab:dict, methods=None)->list:
@@ -45,15 +24,15 @@ def table4(ab:dict, methods=None)->list:
         if not rs: continue
         seeds = sorted(rs)
         both = [s for s in seeds if s in plain]
-        diffs = {k: [metric(rs[s], k) - metric(plain[s], k) for s in both] for k, _ in METRICS}
-        rows.append(dict(method=m, seeds=seeds, paired_seeds=both, stats={k: mean_std([metric(rs[s], k) for s in seeds]) for k, _ in METRICS},
+        diffs = {k: [metric(rs[s], k) - metric(plain[s], k) for s in both] for k in TABLE4_METRICS}
+        rows.append(dict(method=m, seeds=seeds, paired_seeds=both, stats={k: mean_std([metric(rs[s], k) for s in seeds]) for k in TABLE4_METRICS},
                          paired={k: mean_std(d) for k, d in diffs.items()}, diffs=diffs))
     return rows
 
 def table4_markdown(rows:list, paired:bool=True)->str:
     "The rows as a Markdown table: mean ± std (and the paired difference to plain, mean ± std)."
-    head = '| method | seeds | ' + ' | '.join(k for k, _ in METRICS) + ' |'
-    out = [head, '|' + '---|' * (len(METRICS) + 2)]
+    head = '| method | seeds | ' + ' | '.join(TABLE4_METRICS) + ' |'
+    out = [head, '|' + '---|' * (len(TABLE4_METRICS) + 2)]
     pm = lambda m, s, sign='': f"{m:{sign}.1f}" + ('' if np.isnan(s) else f" ± {s:.1f}")       # no ± for one seed
     for r in rows:
         out.append(f"| {r['method']} | {len(r['seeds'])} | " + ' | '.join(pm(m, s) for m, s in r['stats'].values()) + ' |')
@@ -151,7 +130,7 @@ def sensitivity(ab:dict)->dict:
     for name, values in ab['grid'].items():
         pts = []
         for v in values:
-            tag = ab['sens_method'] + ('' if v == base[name] else f"_{name}={v:g}")
+            tag = run_tag(ab['sens_method'], {} if v == base[name] else {name: v})
             rs = runs_of(ab, tag, ab['sens_seeds'])
             if not rs: continue
             errs = {e: [100 - metric(r, k) for r in rs.values()] for e, k in ERRORS}
@@ -178,13 +157,3 @@ def plot_sensitivity(ab:dict):
         axs[r, 0].set_ylabel('error (%)')
     fig.tight_layout()
     return fig
-
-# %% ../nbs/08_ablations.ipynb #683e7660
-def write_figures(ab:dict|None=None, out='docs/images')->list:
-    "Save the size, sensitivity and loss-magnitude figures of a results file as PNGs in `out`; returns the paths."
-    import matplotlib.pyplot as plt
-    from i2c_nb.report import save_figure
-    ab, out, paths = ab or load_results(), Path(out), []
-    for name, f in (('ablation_sizes', plot_sizes), ('ablation_sensitivity', plot_sensitivity), ('ablation_losses', plot_magnitudes)):
-        fig = f(ab); paths.append(save_figure(fig, out/f'{name}.png', dpi=80, bbox_inches='tight')); plt.close(fig)
-    return paths

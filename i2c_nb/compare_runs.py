@@ -4,16 +4,15 @@
 
 # %% ../nbs/10a_compare.ipynb #f79d12ab
 from __future__ import annotations
-import argparse, dataclasses, json, sys, time
-from pathlib import Path
+import argparse, json
 from .config import ConfigError, get_config, plain_value
-from .report import write_json, check_writable
-from .ablate import run_tag, make_task, check_records, run_tasks, record_line, machine_info, check_pool_args, seed_list
 from .cli import fail, USER_ERRORS
+from .runner import (run_tag, make_task, check_records, run_tasks, machine_info, ResultsFile, pool_parser, parse_pool_args,
+                           command_line)
 
 # %% auto #0
 __all__ = ['TABLE1', 'LABELS', 'ALTERNATIVE', 'search_trials', 'search_tasks', 'choose', 'final_tasks', 'run_compare',
-           'compare_parser', 'i2c_compare']
+           'compare_parser', 'check_trials', 'i2c_compare']
 
 # %% ../nbs/10a_compare.ipynb #1627ccf1
 TABLE1 = ('plain', 'has', 'acol', 'spg', 'adl', 'cutmix', 'sc+gc')   # the paper's Table 1 rows: CAM ... CutMix, then I2C
@@ -53,52 +52,41 @@ def final_tasks(chosen:dict, seeds)->list:
 def run_compare(out, runs, base:dict, seeds=(0, 1, 2), methods=TABLE1, search:bool=True, jobs:int=2, threads:int=1,
                 command:str='', log=print)->dict:
     "Search on the first seed, choose on val, train the other seeds; write `out` after every run; return its content."
-    out, runs, t0 = Path(out), Path(runs), time.time()
+    # `format` names the file's layout (as in the committed results), not a module
     head = dict(format='i2c_nb.compare/1', command=command, machine=machine_info(jobs, threads), base_config=plain_value(base),
                 seeds=list(seeds), methods=list(methods), labels={m: LABELS.get(m, m) for m in methods},
                 selected_on='val MaxBoxAcc (val boxes, val threshold)',
                 search={m: [plain_value(o) for o in (search_trials(m, base) if search else [{}])] for m in methods})
-    state = dict(records=[], chosen=None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    def write(complete=False):
-        rs = sorted(state['records'], key=lambda r: (r['seed'], r['tag']))
-        return write_json(out, dict(head, wall_s=round(time.time() - t0, 1), complete=complete, chosen=state['chosen'], runs=rs))
-    def on_record(t, rec):
-        if not any(r['seed'] == rec['seed'] and r['tag'] == rec['tag'] for r in state['records']): state['records'].append(rec)
-        write(); log(f"[{len(state['records'])}] {record_line(t, rec)}; {time.time() - t0:.0f} s so far")
-    write()
-    run_tasks(search_tasks(methods, seeds[0], base, search), base, runs, jobs, threads, on_record)
-    s0 = [r for r in state['records'] if r['seed'] == seeds[0]]
-    state['chosen'] = {m: plain_value(o) for m, o in choose(s0, methods).items()}     # the warm-up task's record is plain's {}
-    log('chosen on val: ' + ', '.join(f"{m} {run_tag(m, o)}" for m, o in state['chosen'].items()))
-    if len(seeds) > 1: run_tasks(final_tasks(state['chosen'], seeds[1:]), base, runs, jobs, threads, on_record)
-    write(complete=True)
-    return json.loads(out.read_text())
+    results = ResultsFile(out, head, log=log)
+    results.write(chosen=None)
+    run_tasks(search_tasks(methods, seeds[0], base, search), base, runs, jobs, threads, results.add)
+    s0 = [r for r in results.records if r['seed'] == seeds[0]]
+    chosen = {m: plain_value(o) for m, o in choose(s0, methods).items()}     # the warm-up task's record is plain's {}
+    results.write(chosen=chosen)
+    log('chosen on val: ' + ', '.join(f"{m} {run_tag(m, o)}" for m, o in chosen.items()))
+    if len(seeds) > 1: run_tasks(final_tasks(chosen, seeds[1:]), base, runs, jobs, threads, results.add)
+    return json.loads(results.write(complete=True).read_text())
 
 def compare_parser()->argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='i2c-compare', description="The paper's Table 1 measured right: every method from the "
-                                "same warm-up per seed, hyper-parameters chosen on val with the same budget, then more seeds.")
-    a = p.add_argument
-    a('--out', default='results/methods.json', help='the results JSON (default results/methods.json)')
-    a('--runs', default='runs/ablate', help="folder of the runs (default runs/ablate: Table 4's warm-ups and runs are reused)")
-    a('--config', default=None, help='a JSON config object or report.json every run starts from (default: the tiny preset)')
-    a('--seeds', type=seed_list, default=[0, 1, 2], help='seeds; the first one is the search seed (default 0,1,2)')
-    a('--methods', default=','.join(TABLE1), help=f'comma-separated methods (default {",".join(TABLE1)})')
-    a('--no-search', action='store_true', help='the reference settings only')
-    a('--jobs', type=int, default=2, help='runs at a time (default 2)')
-    a('--threads', type=int, default=1, help='torch threads per run (default 1)')
+    "`i2c-compare`'s options: `07f_runner`'s (`pool_parser`) and --no-search."
+    p = pool_parser('i2c-compare', "The paper's Table 1 measured right: every method from the same warm-up per seed, "
+                    "hyper-parameters chosen on val with the same budget, then more seeds.", 'results/methods.json', TABLE1,
+                    dict(runs="folder of the runs (default runs/ablate: Table 4's warm-ups and runs are reused)",
+                         seeds='seeds; the first one is the search seed (default 0,1,2)'))
+    p.add_argument('--no-search', action='store_true', help='the reference settings only')
     return p
+
+def check_trials(methods, base:dict):
+    "ConfigError unless every search trial of every method is a valid setting of `base`."
+    for m in methods:
+        for o in search_trials(m, base): get_config(base=dict(base, **plain_value(o)))
 
 def i2c_compare(argv=None):
     "`i2c-compare`: search, choose on val, train the seeds, write the results JSON (bad input: one line, exit status 2)."
-    args = compare_parser().parse_args(argv)
+    args, methods, base = parse_pool_args(compare_parser(), argv)
     try:
-        methods, base = check_pool_args(args)
-        for m in methods:
-            for o in search_trials(m, base): get_config(base=dict(base, **plain_value(o)))     # every trial is a valid setting
-        check_writable(Path(args.out).parent, '--out'); check_writable(args.runs, '--runs')
+        check_trials(methods, base)
         check_records([t for s in args.seeds for t in search_tasks(methods, s, base)], base, args.runs)   # every run it may read
-    except ConfigError as e: fail('i2c-compare', e)
-    try: run_compare(args.out, args.runs, base, args.seeds, methods, not args.no_search, args.jobs, args.threads,
-                     command=' '.join(['i2c-compare', *(argv if argv is not None else sys.argv[1:])]))
+        run_compare(args.out, args.runs, base, args.seeds, methods, not args.no_search, args.jobs, args.threads,
+                    command=command_line('i2c-compare', argv))
     except USER_ERRORS as e: fail('i2c-compare', e)

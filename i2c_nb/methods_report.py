@@ -4,37 +4,20 @@
 
 # %% ../nbs/10_methods.ipynb #6c241ff0
 from __future__ import annotations
-import json, math
-from pathlib import Path
+import math
 import numpy as np, torch
 from torch import Tensor
-from .ablations import METRICS, mean_std
-from .ablate import run_tag
+from .runner import METRICS, metric, runs_of, mean_std, run_tag, run_dir, repo_runs
 
 # %% auto #0
-__all__ = ['METRICS1', 'RESULTS1', 'PAPER_TABLE1', 'GRADCAM_METHODS', 'metric1', 'load_methods', 'chosen_runs', 'table1',
-           'table1_markdown', 'search_markdown', 'paper_markdown', 'plot_table1', 'run_model', 'method_models',
-           'draw_method_maps', 'gradcam_comparison', 'gradcam_markdown', 'draw_gradcam_maps', 'background_weights',
-           'background_channels', 'background_markdown']
+__all__ = ['PAPER_TABLE1', 'GRADCAM_METHODS', 'chosen_runs', 'table1', 'table1_markdown', 'search_markdown', 'paper_markdown',
+           'plot_table1', 'run_model', 'method_models', 'draw_method_maps', 'gradcam_comparison', 'gradcam_markdown',
+           'draw_gradcam_maps', 'background_weights', 'background_channels', 'background_markdown']
 
 # %% ../nbs/10_methods.ipynb #da47f90c
-METRICS1 = METRICS + [('PxAP', ('test', 'PxAP'))]
-_ROOT = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path('..')
-RESULTS1 = _ROOT/'results'/'methods.json'
-
-def metric1(rec:dict, name:str)->float:
-    "One test metric (%) of a run record, by its name in `METRICS1`."
-    a, b = dict(METRICS1)[name]
-    return float(rec['results'][a][b])
-
-def load_methods(path=None)->dict:
-    "The results file of `i2c-compare` (default: the repository's `results/methods.json`)."
-    return json.loads(Path(path or RESULTS1).read_text())
-
 def chosen_runs(res:dict, method:str)->dict:
     "seed -> record of `method`'s chosen setting (failed runs left out)."
-    tag = run_tag(method, res['chosen'][method])
-    return {r['seed']: r for r in res['runs'] if r['tag'] == tag and not r.get('failed')}
+    return runs_of(res, run_tag(method, res['chosen'][method]))
 
 def table1(res:dict)->list:
     "Rows: method, label, tag, seeds, {metric: (mean, std)}, {metric: (mean, std) of method - CAM, paired by seed}."
@@ -43,18 +26,18 @@ def table1(res:dict)->list:
         rs = chosen_runs(res, m)
         seeds = sorted(rs); both = [s for s in seeds if s in cam]
         rows.append(dict(method=m, label=res['labels'].get(m, m), tag=run_tag(m, res['chosen'][m]), seeds=seeds,
-                         stats={k: mean_std([metric1(rs[s], k) for s in seeds]) for k, _ in METRICS1},
-                         paired={k: mean_std([metric1(rs[s], k) - metric1(cam[s], k) for s in both]) for k, _ in METRICS1}))
+                         stats={k: mean_std([metric(rs[s], k) for s in seeds]) for k in METRICS},
+                         paired={k: mean_std([metric(rs[s], k) - metric(cam[s], k) for s in both]) for k in METRICS}))
     return rows
 
 def table1_markdown(rows:list)->str:
     "Markdown: mean ± std over the seeds, and the paired difference to CAM in MaxBoxAcc and PxAP."
-    out = ['| method (chosen setting) | seeds | ' + ' | '.join(k for k, _ in METRICS1) + ' | Δ MaxBoxAcc vs CAM | Δ PxAP vs CAM |',
-           '|' + '---|' * (len(METRICS1) + 4)]
+    out = ['| method (chosen setting) | seeds | ' + ' | '.join(METRICS) + ' | Δ MaxBoxAcc vs CAM | Δ PxAP vs CAM |',
+           '|' + '---|' * (len(METRICS) + 4)]
     pm = lambda m, s, sign='': f"{m:{sign}.1f}" + ('' if np.isnan(s) else f" ± {s:.1f}")
     for r in rows:
         d = '— | —' if r['method'] == 'plain' else ' | '.join(pm(*r['paired'][k], '+') for k in ('MaxBoxAcc', 'PxAP'))
-        out.append(f"| {r['label']} (`{r['tag']}`) | {len(r['seeds'])} | " + ' | '.join(pm(*r['stats'][k]) for k, _ in METRICS1) + f" | {d} |")
+        out.append(f"| {r['label']} (`{r['tag']}`) | {len(r['seeds'])} | " + ' | '.join(pm(*r['stats'][k]) for k in METRICS) + f" | {d} |")
     return '\n'.join(out)
 
 # %% ../nbs/10_methods.ipynb #725c7c0a
@@ -102,25 +85,25 @@ def plot_table1(res:dict, metrics=('MaxBoxAcc', 'MaxBoxAccV2', 'PxAP', 'Cls top-
     fig, axs = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.2))
     for ax, k in zip(axs, metrics):
         for j, r in enumerate(rows):
-            vals = [metric1(rec, k) for rec in chosen_runs(res, r['method']).values()]
+            vals = [metric(rec, k) for rec in chosen_runs(res, r['method']).values()]
             ax.bar(j, np.mean(vals), color='tab:green' if r['method'] == 'sc+gc' else ('tab:gray' if r['method'] == 'plain' else 'tab:blue'), alpha=0.6)
             ax.plot([j] * len(vals), vals, 'k.', ms=5)
         cam = next((r for r in rows if r['method'] == 'plain'), None)
         if cam is not None: ax.axhline(cam['stats'][k][0], color='k', ls='--', lw=0.8)
         ax.set_xticks(range(len(rows))); ax.set_xticklabels([r['label'] for r in rows], rotation=45, fontsize=8)
-        lo = min(min(metric1(rec, k) for rec in chosen_runs(res, r['method']).values()) for r in rows)
+        lo = min(min(metric(rec, k) for rec in chosen_runs(res, r['method']).values()) for r in rows)
         ax.set_ylim(max(0, lo - 8), None); ax.set_title(f'test {k}', fontsize=9)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/10_methods.ipynb #76e0a046
 def run_model(method:str, tag:str, runs=None, seed:int=0):
-    "The network of run `tag` (a branch of `method`) of `seed`, from its final checkpoint (`runs`: default runs/ablate)."
+    "The network of run `tag` (a branch of `method`) of `seed`, from its final checkpoint (`runs`: default the repository's runs/ablate)."
     from i2c_nb.train import load_checkpoint, model_from_checkpoint, stage_file
-    return model_from_checkpoint(load_checkpoint(Path(runs or _ROOT/'runs'/'ablate')/f'seed{seed}'/tag/stage_file(method)))
+    return model_from_checkpoint(load_checkpoint(run_dir(runs or repo_runs(), seed, tag)/stage_file(method)))
 
 def method_models(res:dict, runs=None, seed:int=0)->dict:
-    "label -> (model, val-chosen threshold) of each method's chosen run of `seed`, from its final checkpoint (`runs`: default runs/ablate)."
+    "label -> (model, val-chosen threshold) of each method's chosen run of `seed`, from its final checkpoint (`runs`: default the repository's runs/ablate)."
     out = {}
     for m in res['methods']:
         r = chosen_runs(res, m)[seed]
@@ -130,17 +113,15 @@ def method_models(res:dict, runs=None, seed:int=0)->dict:
 def draw_method_maps(models:dict, data, images, size:float=1.25):
     "A grid: one row per test image, one column per method: image, map, gt box (red), the method's box (green) and IoU."
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    from i2c_nb.loaders import show_image
     from i2c_nb.explore import inspect_image
     fig, axs = plt.subplots(len(images), len(models), figsize=(size * len(models), size * 1.3 * len(images)), squeeze=False)
     for i, img in enumerate(images):
         pic = data.images['test'][img].permute(1, 2, 0).numpy()
         for j, (name, (model, tau)) in enumerate(models.items()):
-            s, ax = inspect_image(model, data, int(img), tau), axs[i, j]
-            ax.imshow(pic, extent=(0, 224, 224, 0)); ax.imshow(s['map'], cmap='jet', alpha=0.5, vmin=0, vmax=1, extent=(0, 224, 224, 0))
-            for b, c in ((s['gt'], 'red'), (s['box'], 'lime')):
-                ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, color=c, lw=1.2))
-            ax.set_title((f'{name}\n' if i == 0 else '') + f"IoU {s['iou']:.2f}", fontsize=7); ax.axis('off')
+            s = inspect_image(model, data, int(img), tau)        # boxes in 224-px map pixels
+            show_image(pic, s['map'], [s['gt'], s['box']], ['red', 'lime'], pic.shape[1] / 224, ax=axs[i, j], lw=1.2,
+                       title=(f'{name}\n' if i == 0 else '') + f"IoU {s['iou']:.2f}")
     fig.tight_layout(pad=0.2)
     return fig
 
@@ -152,8 +133,7 @@ def gradcam_comparison(res:dict, runs=None, seed:int=0, methods=('plain', 'sc+gc
     from i2c_nb.config import get_config
     from i2c_nb.pipeline import Data
     from i2c_nb.gradcam import evaluate_gradcam
-    from i2c_nb.report import write_json
-    torch.set_num_threads(2)
+    from i2c_nb.data import write_json
     data, models, table = Data(get_config('tiny', progress=False)), method_models(dict(res, methods=list(methods)), runs, seed), {}
     for m, (name, (model, _)) in zip(methods, models.items()):
         r = chosen_runs(res, m)[seed]['results']
@@ -180,6 +160,7 @@ def gradcam_markdown(g:dict)->str:
 def draw_gradcam_maps(models:dict, data, images, cams=GRADCAM_METHODS, size:float=1.2):
     "A grid: one row per test image; per model its own map, then each pytorch-grad-cam method's map of the true class."
     import matplotlib.pyplot as plt
+    from i2c_nb.loaders import show_image
     from i2c_nb.explore import inspect_image
     from i2c_nb.gradcam import gradcam_maps
     cols = [(n, c) for n in models for c in ('own CAM', *cams)]
@@ -190,9 +171,7 @@ def draw_gradcam_maps(models:dict, data, images, cams=GRADCAM_METHODS, size:floa
         for j, (n, c) in enumerate(cols):
             model, tau = models[n]
             m = inspect_image(model, data, int(img), tau)['map'] if c == 'own CAM' else gradcam_maps(model, x, [int(sp.labels[img])], c)[0]
-            ax = axs[i, j]; ax.imshow(pic, extent=(0, 224, 224, 0)); ax.imshow(m, cmap='jet', alpha=0.5, vmin=0, vmax=1, extent=(0, 224, 224, 0))
-            ax.axis('off')
-            if i == 0: ax.set_title(f'{n}\n{c}', fontsize=7)
+            show_image(pic, m, ax=axs[i, j], title=f'{n}\n{c}' if i == 0 else None)
     fig.tight_layout(pad=0.2)
     return fig
 
@@ -220,8 +199,7 @@ def background_channels(res:dict, runs=None, seed:int=0,
     import torch.nn.functional as F
     from i2c_nb.config import get_config
     from i2c_nb.pipeline import Data
-    from i2c_nb.report import write_json
-    torch.set_num_threads(2)
+    from i2c_nb.data import write_json
     tags = tags or {res['labels'].get(m, m): (m, chosen_runs(res, m)[seed]['tag']) for m in ('plain', 'sc+gc')}
     data, table = Data(get_config('tiny', progress=False)), {}
     sp = data.splits['test']
