@@ -58,6 +58,22 @@ def _find(par, i):
         i = par[i]
     return i
 
+@njit(cache=True, inline='always')
+def _join_box(x0, y0, x1, y1, a, s):
+    "The box of root `s` grows to hold the box of `a` (a component merged into it)."
+    if x0[a] < x0[s]: x0[s] = x0[a]
+    if y0[a] < y0[s]: y0[s] = y0[a]
+    if x1[a] > x1[s]: x1[s] = x1[a]
+    if y1[a] > y1[s]: y1[s] = y1[a]
+
+@njit(cache=True, inline='always')
+def _add_pixel(x0, y0, x1, y1, r, xx, yy):
+    "The box of root `r` grows to hold pixel (xx, yy)."
+    if xx < x0[r]: x0[r] = xx
+    if xx > x1[r]: x1[r] = xx
+    if yy < y0[r]: y0[r] = yy
+    if yy > y1[r]: y1[r] = yy
+
 @njit(cache=True)
 def _box_class(x0, y0, x1, y1, gt, g0, g1, deltas):
     "Number of IoU thresholds reached by the best IoU of box (x0,y0,x1,y1) with gt[g0:g1] (+1 convention)."
@@ -157,16 +173,10 @@ def _upper(H, W, nl, order, bst, gt, g0, g1, deltas, ws, dirty, dlist, roots, ta
                             if rk[rq] == rk[r]: rk[r] += 1
                         if cls[a_] >= 0: cnt[cls[a_]] -= 1; cls[a_] = -1
                         par[a_] = s_; ph[s_] += ph[a_]; chi[s_] += chi[a_]
-                        if x0[a_] < x0[s_]: x0[s_] = x0[a_]
-                        if y0[a_] < y0[s_]: y0[s_] = y0[a_]
-                        if x1[a_] > x1[s_]: x1[s_] = x1[a_]
-                        if y1[a_] > y1[s_]: y1[s_] = y1[a_]
+                        _join_box(x0, y0, x1, y1, a_, s_)
                         r = s_
                 par[p] = r
-                if xx < x0[r]: x0[r] = xx
-                if xx > x1[r]: x1[r] = xx
-                if yy < y0[r]: y0[r] = yy
-                if yy > y1[r]: y1[r] = yy
+                _add_pixel(x0, y0, x1, y1, r, xx, yy)
                 if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
                 chi[r] += dc
                 nv = ph[r] + d2t[m]; ph[r] = nv
@@ -296,20 +306,14 @@ def _holes(H, W, nl, bp, fb, gt, g0, g1, deltas, ws, dirty, dead, dlist, order, 
                     elif rq != r:
                         if cls[rq] >= 0: cnt[cls[rq]] -= 1; HA -= har[rq]; cls[rq] = -1
                         par[rq] = r
-                        if x0[rq] < x0[r]: x0[r] = x0[rq]
-                        if y0[rq] < y0[r]: y0[r] = y0[rq]
-                        if x1[rq] > x1[r]: x1[r] = x1[rq]
-                        if y1[rq] > y1[r]: y1[r] = y1[rq]
+                        _join_box(x0, y0, x1, y1, rq, r)
             yy = p // Wp - 1; xx = p - (yy + 1) * Wp - 1
             if r < 0:
                 r = p; par[p] = p; x0[p] = xx; x1[p] = xx; y0[p] = yy; y1[p] = yy; cls[p] = -1; dead[p] = 0
                 d = fb[p]; dnext[p] = dhead[d]; dhead[d] = p
             else:
                 par[p] = r
-                if xx < x0[r]: x0[r] = xx
-                if xx > x1[r]: x1[r] = xx
-                if yy < y0[r]: y0[r] = yy
-                if yy > y1[r]: y1[r] = yy
+                _add_pixel(x0, y0, x1, y1, r, xx, yy)
             if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
         for k in range(nd):
             r = dlist[k]; dirty[r] = 0

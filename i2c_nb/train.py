@@ -24,9 +24,9 @@ from .report import (RunLog, make_report, summary_table, write_figure, write_jso
 # %% auto #0
 __all__ = ['PARTS', 'RUNTIME_KEYS', 'CancelFitException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'stage_key', 'MethodCB',
            'NonFiniteLoss', 'check_finite', 'FiniteLossCB', 'EvalCB', 'Recorder', 'ProgressCB', 'run_state',
-           'CheckpointCB', 'check_resume', 'ResumeCB', 'StopAfterEpochs', 'StopAfterSteps', 'DistributedCB',
-           'CompileCB', 'ReportCB', 'KeepModel', 'load_init', 'check_init', 'resume_state', 'run_device',
-           'run_callbacks', 'train']
+           'CheckpointCB', 'check_resume', 'ResumeCB', 'StopAfter', 'StopAfterEpochs', 'StopAfterSteps',
+           'DistributedCB', 'CompileCB', 'ReportCB', 'KeepModel', 'load_init', 'check_init', 'resume_state',
+           'run_device', 'run_callbacks', 'train']
 
 # %% ../nbs/07_train.ipynb #ecbf39ca
 class CancelFitException(Exception):
@@ -286,26 +286,25 @@ class ResumeCB(Callback):
         learn.opt.load_state_dict(ck['optimizer']); learn.sched.load_state_dict(ck['scheduler']); learn.sampler.load_state_dict(ck['sampler'])
         learn.first_epoch, learn.first_batch, learn.partial, self.ck = ck['epoch'], ck.get('batch', 0), ck.get('partial'), None
 
-class StopAfterEpochs(Callback):
-    "End the run after `n` epochs of this call (their checkpoints saved), unless that is the run's last epoch; then `--resume`."
+class StopAfter(Callback):
+    "End the run cleanly after `n` units of this call (its `--stop-after...` option); then `--resume`."
     order = 50
     def __init__(self, n:int): self.n, self.done = n, 0
-    def after_epoch(self, learn):
-        self.done += 1
-        if self.done < self.n or (learn.si == len(learn.stages) - 1 and learn.epoch == learn.stage.epochs - 1): return
-        if learn.rank == 0: print(f"stopped after {self.done} epoch(s) as asked; continue with --resume", flush=True)
+    def stop(self, learn, unit:str):
+        if learn.rank == 0: print(f"stopped after {self.done} {unit}(s) as asked; continue with --resume", flush=True)
         raise CancelFitException()
 
-class StopAfterSteps(Callback):
-    "End the run after `n` optimiser steps of this call, saving a mid-epoch checkpoint first; then `--resume`."
-    order = 50
-    def __init__(self, n:int): self.n, self.done = n, 0
+class StopAfterEpochs(StopAfter):
+    "End the run after `n` epochs of this call (their checkpoints saved), unless that is the run's last epoch."
+    def after_epoch(self, learn):
+        self.done += 1
+        if self.done >= self.n and not (learn.si == len(learn.stages) - 1 and learn.epoch == learn.stage.epochs - 1): self.stop(learn, 'epoch')
+
+class StopAfterSteps(StopAfter):
+    "End the run after `n` optimiser steps of this call, saving a mid-epoch checkpoint first."
     def after_batch(self, learn):
         self.done += 1
-        if self.done < self.n: return
-        learn.callback('save_now')
-        if learn.rank == 0: print(f"stopped after {self.done} step(s) as asked; continue with --resume", flush=True)
-        raise CancelFitException()
+        if self.done >= self.n: learn.callback('save_now'); self.stop(learn, 'step')
 
 # %% ../nbs/07_train.ipynb #ed81d8de
 def _allreduce_grads(module:nn.Module):

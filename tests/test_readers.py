@@ -52,37 +52,21 @@ def test_crlf_blank_lines_and_no_final_newline(tmp_path):
 
 # --- wsolevaluation metadata
 
-def test_malformed_line(tmp_path):
-    dst = corrupt_wsol(tmp_path, 'localization.txt', '16,10,28,30', '16,10,28')
-    message(lambda: read_wsol_metadata(dst), 'localization.txt line 5', "expected 'path,x0,y0,x1,y1'", "'disk/disk_0.jpg,16,10,28'")
-
-def test_non_numeric_field(tmp_path):
-    dst = corrupt_wsol(tmp_path, 'image_sizes.txt', 'sq_1.jpg,40,40', 'sq_1.jpg,40,forty')
-    message(lambda: read_wsol_metadata(dst), 'image_sizes.txt line 2', "non-numeric field 'forty'")
-
-def test_non_numeric_label(tmp_path):
-    dst = corrupt_wsol(tmp_path, 'class_labels.txt', 'disk_0.jpg,1', 'disk_0.jpg,bird')
-    message(lambda: read_wsol_metadata(dst), 'class_labels.txt line 3', "non-numeric field 'bird'")
-
-def test_x1_less_than_x0(tmp_path):
-    dst = corrupt_wsol(tmp_path, 'localization.txt', '8,6,30,26', '30,6,8,26')
-    message(lambda: read_wsol_metadata(dst), 'localization.txt line 1', 'x1 < x0')
-
-def test_box_outside_image(tmp_path):
-    dst = corrupt_wsol(tmp_path, 'localization.txt', '10,12,40,36', '10,12,40,50')
-    message(lambda: read_wsol_metadata(dst), 'localization.txt line 7', 'outside the 48x48 image')
+@pytest.mark.parametrize('fname,old,new,words', [
+    ('localization.txt', '16,10,28,30', '16,10,28', ('localization.txt line 5', "expected 'path,x0,y0,x1,y1'", "'disk/disk_0.jpg,16,10,28'")),
+    ('image_sizes.txt', 'sq_1.jpg,40,40', 'sq_1.jpg,40,forty', ('image_sizes.txt line 2', "non-numeric field 'forty'")),
+    ('class_labels.txt', 'disk_0.jpg,1', 'disk_0.jpg,bird', ('class_labels.txt line 3', "non-numeric field 'bird'")),
+    ('localization.txt', '8,6,30,26', '30,6,8,26', ('localization.txt line 1', 'x1 < x0')),
+    ('localization.txt', '10,12,40,36', '10,12,40,50', ('localization.txt line 7', 'outside the 48x48 image')),
+    ('class_labels.txt', 'disk/disk_1.jpg', 'disk/disk_9.jpg', ('class_labels.txt line 4', 'not in image_ids.txt', 'disk/disk_9.jpg')),
+    ('localization.txt', 'disk/disk_1.jpg', 'disk/disk_7.jpg', ('localization.txt line 7', 'not in image_ids.txt'))])
+def test_bad_line(tmp_path, fname, old, new, words):
+    "A malformed line, a non-numeric field, x1 < x0, a box outside its image, an id not in image_ids.txt: the file and line named."
+    message(lambda: read_wsol_metadata(corrupt_wsol(tmp_path, fname, old, new)), *words)
 
 def test_box_one_pixel_over_is_tolerated(tmp_path):
     dst = corrupt_wsol(tmp_path, 'localization.txt', '10,12,40,36', '10,12,49,49')
     assert read_wsol_metadata(dst).boxes[3].tolist() == [[10, 12, 49, 49]]
-
-def test_id_missing_from_image_ids(tmp_path):
-    dst = corrupt_wsol(tmp_path, 'class_labels.txt', 'disk/disk_1.jpg', 'disk/disk_9.jpg')
-    message(lambda: read_wsol_metadata(dst), 'class_labels.txt line 4', 'not in image_ids.txt', 'disk/disk_9.jpg')
-
-def test_box_of_unknown_image(tmp_path):
-    dst = corrupt_wsol(tmp_path, 'localization.txt', 'disk/disk_1.jpg', 'disk/disk_7.jpg')
-    message(lambda: read_wsol_metadata(dst), 'localization.txt line 7', 'not in image_ids.txt')
 
 def test_image_without_size(tmp_path):
     dst = corrupt_wsol(tmp_path, 'image_sizes.txt', '\ndisk/disk_2.jpg,24,32', '')
@@ -125,29 +109,16 @@ def test_odd_images_load_as_rgb(name):
 
 # --- CUB-200-2011
 
-def test_cub_malformed_line(tmp_path):
-    dst = corrupt_cub(tmp_path, 'bounding_boxes.txt', '3 10.0 2.0 30.0 30.0', '3 10.0 2.0 30.0')
-    message(lambda: read_cub(dst, 'all'), 'bounding_boxes.txt line 3', "expected 'id,x,y,w,h'")
-
-def test_cub_non_numeric_field(tmp_path):
-    dst = corrupt_cub(tmp_path, 'image_class_labels.txt', '3 2', '3 two')
-    message(lambda: read_cub(dst, 'all'), 'image_class_labels.txt line 3', "non-numeric field 'two'")
-
-def test_cub_negative_width(tmp_path):
-    dst = corrupt_cub(tmp_path, 'bounding_boxes.txt', '1 6.0 5.0 24.0 18.0', '1 6.0 5.0 -4.0 18.0')
-    message(lambda: read_cub(dst, 'test'), 'bounding_boxes.txt line 1', 'x1 < x0')
-
-def test_cub_box_outside_image(tmp_path):
-    dst = corrupt_cub(tmp_path, 'bounding_boxes.txt', '3 10.0 2.0 30.0 30.0', '3 10.0 2.0 30.0 40.0')
-    message(lambda: read_cub(dst, 'train'), 'bounding_boxes.txt line 3', 'outside the 48x36 image')
-
-def test_cub_id_missing_from_a_file(tmp_path):
-    dst = corrupt_cub(tmp_path, 'train_test_split.txt', '2 1\n', '')
-    message(lambda: read_cub(dst, 'all'), 'train_test_split.txt', 'no is_train flag', 'images.txt line 2')
-
-def test_cub_unknown_id(tmp_path):
-    dst = corrupt_cub(tmp_path, 'image_class_labels.txt', '4 2', '5 2')
-    message(lambda: read_cub(dst, 'all'), 'image_class_labels.txt line 4', 'not in images.txt')
+@pytest.mark.parametrize('fname,old,new,split,words', [
+    ('bounding_boxes.txt', '3 10.0 2.0 30.0 30.0', '3 10.0 2.0 30.0', 'all', ('bounding_boxes.txt line 3', "expected 'id,x,y,w,h'")),
+    ('image_class_labels.txt', '3 2', '3 two', 'all', ('image_class_labels.txt line 3', "non-numeric field 'two'")),
+    ('bounding_boxes.txt', '1 6.0 5.0 24.0 18.0', '1 6.0 5.0 -4.0 18.0', 'test', ('bounding_boxes.txt line 1', 'x1 < x0')),
+    ('bounding_boxes.txt', '3 10.0 2.0 30.0 30.0', '3 10.0 2.0 30.0 40.0', 'train', ('bounding_boxes.txt line 3', 'outside the 48x36 image')),
+    ('train_test_split.txt', '2 1\n', '', 'all', ('train_test_split.txt', 'no is_train flag', 'images.txt line 2')),
+    ('image_class_labels.txt', '4 2', '5 2', 'all', ('image_class_labels.txt line 4', 'not in images.txt'))])
+def test_cub_bad_line(tmp_path, fname, old, new, split, words):
+    "CUB's own files: a malformed line, a non-numeric field, a negative width, a box outside its image, a missing or unknown id."
+    message(lambda: read_cub(corrupt_cub(tmp_path, fname, old, new), split), *words)
 
 def test_cub_missing_image_file(tmp_path):
     dst = corrupt_cub(tmp_path, None, None, None)
