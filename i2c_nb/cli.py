@@ -85,7 +85,7 @@ def train_parser()->argparse.ArgumentParser:
     a('--milestones', default=None, help='comma-separated run epochs after which the lr drops x0.1 (schedule step)')
     a('--spg-thresholds', default=None, metavar='H1,L1,H2,L2,H3,L3', help="SPG's (high, low) seed thresholds of its three losses")
     a('--compile', action='store_true', default=None, help='torch.compile the model (CUDA)')
-    a('--no-amp', action='store_true', help='no bf16 autocast on CUDA')
+    a('--no-amp', action='store_true', help='train in float32: no bf16 autocast (on CUDA, and on a CPU with native bf16)')
     a('--no-channels-last', action='store_true', help='contiguous (NCHW) tensors instead of channels_last')
     a('--tensorboard', action='store_true', default=None, help='also log to <out>/tensorboard')
     a('--no-progress', action='store_true', help='no progress bars')
@@ -208,7 +208,7 @@ def i2c_cams(argv=None):
                                                             "(e.g. backbone, backbone.features, head)"))
         maps_fn = lambda x, y: gradcam_maps(model, x, y.to(x.device), args.cam, layers)
     try:
-        n = int(all_reduce_sum(np.array([write_scoremaps(model, data, args.split, args.out, cfg.amp, maps_fn)]))[0])   # every rank its share
+        n = int(all_reduce_sum(np.array([write_scoremaps(model, data, args.split, args.out, maps_fn)]))[0])   # every rank its share
         if world_info()[0] == 0: print(f"wrote {n} score maps of {data.splits[args.split].name} to {args.out}")
     except USER_ERRORS as e: fail('i2c-cams', e)
     finally:

@@ -34,12 +34,15 @@ def search_tasks(methods, seed:int, base:dict, search:bool=True)->list:
             if not (m == 'plain' and not o): tasks.append(make_task(seed, m, o))
     return tasks
 
-def choose(records:list, methods, metric:str='MaxBoxAcc')->dict:
+def choose(records:list, methods,
+           trials:dict|None=None,     # method -> its trials' overrides in search order (ties go to the first); default: the records' order
+           metric:str='MaxBoxAcc')->dict:
     "Per method, the overrides of its record with the highest val `metric` (failed runs skipped, ties: the first trial)."
     out = {}
     for m in methods:
         rs = [r for r in records if r['method'] == m and not r.get('failed')]
         if not rs: raise ConfigError(f"every search run of {m!r} failed")
+        if trials: rs.sort(key=lambda r: [plain_value(o) for o in trials[m]].index(plain_value(r['overrides'])))
         out[m] = max(rs, key=lambda r: r['results']['val'][metric])['overrides']
     return out
 
@@ -61,7 +64,7 @@ def run_compare(out, runs, base:dict, seeds=(0, 1, 2), methods=TABLE1, search:bo
     results.write(chosen=None)
     run_tasks(search_tasks(methods, seeds[0], base, search), base, runs, jobs, threads, results.add)
     s0 = [r for r in results.records if r['seed'] == seeds[0]]
-    chosen = {m: plain_value(o) for m, o in choose(s0, methods).items()}     # the warm-up task's record is plain's {}
+    chosen = {m: plain_value(o) for m, o in choose(s0, methods, head['search']).items()}     # the warm-up task's record is plain's {}
     results.write(chosen=chosen)
     log('chosen on val: ' + ', '.join(f"{m} {run_tag(m, o)}" for m, o in chosen.items()))
     if len(seeds) > 1: run_tasks(final_tasks(chosen, seeds[1:]), base, runs, jobs, threads, results.add)

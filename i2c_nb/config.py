@@ -74,7 +74,7 @@ class TrainConfig:
     step: float = 0.01               # threshold step of the box metrics
     seed: int = 0
     device: str = 'auto'             # 'auto' (cuda when available), 'cpu', 'cuda', 'cuda:1', ...
-    amp: bool = True                 # CUDA only: bf16 autocast
+    amp: bool = True                 # bf16 autocast in training, on CUDA and on a CPU with native bf16 (maps, losses, evaluation: float32)
     channels_last: bool = True       # channels_last memory format (CUDA and CPU)
     compile: bool = False            # CUDA only: torch.compile the model
     workers: int|None = None         # DataLoader workers for data read from files (None: 8 on CUDA, 0 on the CPU)

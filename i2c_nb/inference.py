@@ -19,9 +19,9 @@ from .config import TrainConfig
 from .pipeline import Data
 
 # %% auto #0
-__all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'autocast', 'eval_threads', 'SplitMetrics', 'evaluate',
-           'paper_localization', 'final_metrics', 'relative_sizes', 'map_box_stats', 'size_columns', 'size_study',
-           'write_scoremaps']
+__all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'cpu_bf16', 'uses_bf16', 'autocast', 'dtype_path', 'eval_threads',
+           'SplitMetrics', 'evaluate', 'paper_localization', 'final_metrics', 'relative_sizes', 'map_box_stats',
+           'size_columns', 'size_study', 'write_scoremaps']
 
 # %% ../nbs/07c_inference.ipynb #f8bb008a
 def world_info()->tuple:
@@ -41,9 +41,24 @@ def all_reduce_sum(vec:np.ndarray)->np.ndarray:
     dist.all_reduce(t)
     return t.cpu().numpy()
 
+def cpu_bf16()->bool:
+    "Does this CPU compute bf16 natively (AVX512-BF16 or AMX tiles), so that bf16 autocast pays on it?"
+    checks = [getattr(torch.cpu, n, None) for n in ('_is_avx512_bf16_supported', '_is_amx_tile_supported')]
+    return any(f is not None and f() for f in checks)
+
+def uses_bf16(device, amp:bool)->bool:
+    "Does training run its forward pass under bf16 autocast: `amp` on CUDA, or on a CPU with native bf16."
+    d = torch.device(device).type
+    return bool(amp) and (d == 'cuda' or (d == 'cpu' and cpu_bf16()))
+
 def autocast(device, amp:bool):
-    "bf16 autocast on CUDA when `amp`; nothing on the CPU."
-    return torch.autocast('cuda', dtype=torch.bfloat16) if amp and torch.device(device).type == 'cuda' else contextlib.nullcontext()
+    "bf16 autocast where `uses_bf16`, else nothing (float32). The class maps stay float32 either way (`01_model`)."
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if uses_bf16(device, amp) else contextlib.nullcontext()
+
+def dtype_path(device, amp:bool)->str:
+    "What a run's training computes in, for its log and `report.json`."
+    return 'bf16 autocast (class maps, losses, evaluation: float32)' if uses_bf16(device, amp) else 'float32'
+
 
 def eval_threads()->int:
     "Evaluator threads of this process: the CPUs it may use, shared by the processes of this machine under torchrun."
@@ -102,7 +117,7 @@ def evaluate(model:nn.Module, data:Data, split:str, cfg:TrainConfig, paper:bool=
     was = model.training; model.eval()
     sm, sp, pending = SplitMetrics(cfg.step, paper, eval_threads()), data.splits[split], deque()
     with_masks = paper and sp.mask_root is not None                  # the final evaluation: PxAP on the split's masks
-    with ThreadPoolExecutor(1) as pool, autocast(data.device, cfg.amp):
+    with ThreadPoolExecutor(1) as pool:
         for x, y, idx in data.eval_batches(split, rank, world):
             o = model(x, y.to(x.device))                 # ACoL erases by the given class (wsolevaluation: the ground truth)
             lg = o.logits.float()
@@ -181,20 +196,19 @@ def size_study(model:nn.Module, data:Data, tau:float, split:str='test')->dict:
 
 # %% ../nbs/07c_inference.ipynb #90301c38
 @torch.no_grad()
-def write_scoremaps(model:nn.Module, data:Data, split:str, out, amp:bool=False,
+def write_scoremaps(model:nn.Module, data:Data, split:str, out,
                     maps_fn=None)->int:   # `(x, y) -> (B,224,224)` score maps instead of the network's own (e.g. `06b_gradcam`)
     "Save `<out>/<image_id>.npy` for every image of `split` (this rank's share under torchrun); returns how many."
     out, sp, n = Path(out), data.splits[split], 0
     rank, world = world_info()
     was = model.training; model.eval()
-    with autocast(data.device, amp and maps_fn is None):
-        for x, y, idx in data.eval_batches(split, rank, world):
-            if maps_fn is not None: maps = maps_fn(x, y)
-            else:
-                o = model(x, y.to(x.device))             # ACoL erases by the given class (wsolevaluation: the ground truth)
-                maps = wsoleval_maps(class_maps(o.maps.float(), y.to(o.maps.device)).cpu())
-            for i, m in zip(idx, maps):
-                with atomic_file(out/(sp.image_ids[i] + '.npy')) as f: np.save(f, np.asarray(m, np.float32))
-                n += 1
+    for x, y, idx in data.eval_batches(split, rank, world):
+        if maps_fn is not None: maps = maps_fn(x, y)
+        else:
+            o = model(x, y.to(x.device))             # ACoL erases by the given class (wsolevaluation: the ground truth)
+            maps = wsoleval_maps(class_maps(o.maps.float(), y.to(o.maps.device)).cpu())
+        for i, m in zip(idx, maps):
+            with atomic_file(out/(sp.image_ids[i] + '.npy')) as f: np.save(f, np.asarray(m, np.float32))
+            n += 1
     model.train(was)
     return n

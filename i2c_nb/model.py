@@ -17,8 +17,8 @@ from .loaders import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
 __all__ = ['BACKBONES', 'output_shape', 'count_macs', 'SmallBackbone', 'small_net', 'VGG16Backbone', 'ResNet50Backbone',
-           'StrideOneInceptionB', 'InceptionV3Backbone', 'load_torchvision', 'backbone', 'acol_head', 'WSOLOutput',
-           'WSOLNet', 'param_groups', 'paper_sgd']
+           'StrideOneInceptionB', 'InceptionV3Backbone', 'load_torchvision', 'backbone', 'FloatConv2d', 'acol_head',
+           'WSOLOutput', 'WSOLNet', 'param_groups', 'paper_sgd']
 
 # %% ../nbs/01_model.ipynb #3f068e67
 def _on_meta(model:nn.Module)->nn.Module:
@@ -200,15 +200,22 @@ def backbone(name:str,                   # a key of BACKBONES: 'vgg16', 'resnet5
     return model
 
 # %% ../nbs/01_model.ipynb #90d1032b
+class FloatConv2d(nn.Conv2d):
+    "A `Conv2d` that computes in float32 even under `torch.autocast`: the head's last layer, whose output is the class maps."
+    def forward(self, x:Tensor)->Tensor:
+        d = x.device.type
+        if d not in ('cpu', 'cuda') or not torch.is_autocast_enabled(d): return super().forward(x.float())
+        with torch.autocast(d, enabled=False): return super().forward(x.float())
+
 def acol_head(in_dim:int,            # D, channels of the backbone features
               n_classes:int,         # C
               width:int=1024,        # channels of the two 3x3 convolutions (the paper: 1024)
               dropout:float=0.5,     # dropout before each convolution (the paper: 0.5)
              )->nn.Sequential:       # (B,D,h,w) -> (B,C,h,w)
-    "The ACoL classifier head (SPEC §2): [dropout, conv3x3, ReLU] x 2, dropout, conv1x1 to one map per class."
+    "The ACoL classifier head (SPEC §2): [dropout, conv3x3, ReLU] x 2, dropout, conv1x1 (in float32) to one map per class."
     return nn.Sequential(nn.Dropout(dropout), nn.Conv2d(in_dim, width, 3, padding=1), nn.ReLU(inplace=True),
                          nn.Dropout(dropout), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Dropout(dropout), nn.Conv2d(width, n_classes, 1))
+                         nn.Dropout(dropout), FloatConv2d(width, n_classes, 1))
 
 class WSOLOutput(NamedTuple):
     "What `WSOLNet` returns."

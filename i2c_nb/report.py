@@ -17,9 +17,10 @@ from .pipeline import Data
 from .eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH, wsoleval_maps
 
 # %% auto #0
-__all__ = ['THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'save_figure', 'check_writable', 'RunLog', 'data_summary', 'make_report',
-           'summary_table', 'plot_results', 'CheckpointError', 'stage_file', 'save_checkpoint', 'load_checkpoint',
-           'check_trained', 'config_from_checkpoint', 'checkpoint_method', 'model_from_checkpoint', 'write_figure']
+__all__ = ['THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'save_figure', 'check_writable', 'RunLog', 'code_version', 'data_summary',
+           'make_report', 'summary_table', 'plot_results', 'CheckpointError', 'stage_file', 'save_checkpoint',
+           'load_checkpoint', 'check_trained', 'config_from_checkpoint', 'checkpoint_method', 'model_from_checkpoint',
+           'write_figure']
 
 # %% ../nbs/07d_report.ipynb #a0755cec
 def save_figure(fig, path, **kw)->Path:
@@ -67,6 +68,18 @@ class RunLog:
     def close(self):
         if self.tb is not None: self.tb.close()
 
+# %% ../nbs/07d_report.ipynb #59fda1d0
+def code_version()->dict:
+    "The code a result comes from: i2c_nb's version and, in a git checkout, the commit and whether `i2c_nb/` had uncommitted changes."
+    import platform, subprocess, i2c_nb
+    root = Path(i2c_nb.__file__).resolve().parent.parent
+    def git(*args):
+        try: return subprocess.run(['git', '-C', str(root), *args], capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError): return ''
+    commit = git('rev-parse', 'HEAD') if (root/'.git').exists() else ''
+    dirty = bool(git('status', '--porcelain', '--', 'i2c_nb')) if commit else None
+    return dict(version=i2c_nb.__version__, commit=commit or None, dirty=dirty, torch=torch.__version__, python=platform.python_version())
+
 # %% ../nbs/07d_report.ipynb #4851160f
 THRESHOLD_NOTE = ("MaxBoxAcc/MaxBoxAccV2 in 'test_at_val' (and the summary table): thresholds chosen on val, applied to test; "
                   "in 'test' and 'val': wsolevaluation's per-split optimum on that split; GT-known/Top-1/Top-5 Loc in 'loc': "
@@ -81,9 +94,10 @@ def data_summary(data:Data)->dict:
 
 def make_report(cfg:TrainConfig, data:Data,
                 results:dict,     # stage name -> its final metrics
-                run:dict)->dict:  # device, world_size, time_s (training and evaluation, all calls), wall_s (this call), batch
+                run:dict)->dict:  # device, world_size, dtype, threads, time_s (training and evaluation, all calls), wall_s (this call), batch
     "report.json: the config, the data, the device, the batch and, per stage, the final val/test metrics."
     return dict(preset=cfg.preset, note=cfg.note, device=str(run['device']), world_size=run['world_size'], torch=torch.__version__,
+                dtype=run.get('dtype'), threads=run.get('threads'), code=code_version(),
                 train_and_eval_s=round(run['time_s'], 1), wall_s_this_call=round(run['wall_s'], 1), batch=run.get('batch') or {},
                 data=data_summary(data), threshold=THRESHOLD_NOTE, results=results, config=plain_value(dataclasses.asdict(cfg)))
 
@@ -99,7 +113,8 @@ def summary_table(report:dict)->str:
         rows.append(f"{name:10s}" + ''.join(cell(a, b) for _, (a, b) in SUMMARY_COLUMNS))
     n = report.get('data', {}).get('train', {}).get('images')
     t = report.get('train_and_eval_s')
-    return (f"{report['preset']} on {report['device']} x{report['world_size']}" + (f", {n} training images" if n else '') +
+    how = f" ({report['dtype'].split(' (')[0]}, {report['threads']} thread(s))" if report.get('dtype') else ''
+    return (f"{report['preset']} on {report['device']} x{report['world_size']}{how}" + (f", {n} training images" if n else '') +
             (f": {t:.0f} s of training and evaluation" if t is not None else '') + " (test split, %)\n" + '\n'.join(rows))
 
 # %% ../nbs/07d_report.ipynb #03e306b0

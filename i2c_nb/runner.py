@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, contextlib, dataclasses, json, os, platform, sys, time
 import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
+from concurrent.futures import Future, ProcessPoolExecutor, FIRST_COMPLETED, wait
 from pathlib import Path
 import cv2, numpy as np, torch
 from .data import write_json
@@ -140,12 +140,19 @@ def machine_info(jobs:int, threads:int)->dict:
     return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                 jobs=jobs, threads_per_job=threads, torch=torch.__version__, python=platform.python_version())
 
+def _submit(pool, task:dict, base:dict, runs)->Future:
+    "A finished task's record read back here, at once; an unfinished one trained in a fresh process of `pool`."
+    rec = read_record(task, base, runs)
+    if rec is None: return pool.submit(run_task, task, base, str(runs))
+    f = Future(); f.set_result(dict(rec, reused=True))
+    return f
+
 def run_tasks(tasks:list, base:dict, runs, jobs:int=2, threads:int=1,
               on_record=None)->list:   # called with (task, record) after each finished task (write the results, log)
     "Run (or read back) `tasks`, `jobs` at a time, each branch once its seed's warm-up is done; return the records."
     records, waiting = [], [t for t in tasks if not t['warmup']]
     pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context('spawn'), max_tasks_per_child=1, initializer=set_threads, initargs=(threads,))
-    submit = lambda t: pool.submit(run_task, t, base, str(runs))
+    submit = lambda t: _submit(pool, t, base, runs)
     try:
         pending = {submit(t): t for t in tasks if t['warmup']}
         if not pending: pending, waiting = {submit(t): t for t in waiting}, []

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #34d74743
 from __future__ import annotations
-import functools, os, time
+import functools, os, sys, time
 from dataclasses import asdict
 from operator import attrgetter
 from pathlib import Path
@@ -17,13 +17,13 @@ from .heads import load_weights
 from .weights import resolve_weights
 from .config import TrainConfig, Stage, plain_value, resolve_device, build_model, build_objective, build_optimizer
 from .pipeline import Data, seed_of, batch_plan, plan_text
-from .inference import evaluate, final_metrics, world_info, autocast
+from .inference import evaluate, final_metrics, world_info, autocast, dtype_path
 from .report import (RunLog, make_report, summary_table, write_figure, write_json, data_summary, check_writable, CheckpointError,
                            save_checkpoint, load_checkpoint, check_trained, config_from_checkpoint, model_from_checkpoint, stage_file)
 
 # %% auto #0
 __all__ = ['PARTS', 'RUNTIME_KEYS', 'CancelFitException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'stage_key', 'MethodCB',
-           'NonFiniteLoss', 'check_finite', 'FiniteLossCB', 'EvalCB', 'Recorder', 'ProgressCB', 'run_state',
+           'NonFiniteLoss', 'check_finite', 'FiniteLossCB', 'EvalCB', 'Recorder', 'live_bar', 'ProgressCB', 'run_state',
            'CheckpointCB', 'check_resume', 'ResumeCB', 'StopAfter', 'StopAfterEpochs', 'StopAfterSteps',
            'DistributedCB', 'CompileCB', 'ReportCB', 'KeepModel', 'load_init', 'check_init', 'resume_state',
            'run_device', 'run_callbacks', 'train']
@@ -60,7 +60,7 @@ class Learner:
                  init:dict|None=None):      # a trained checkpoint to start from instead (`--init`)
         self.cfg, self.data, self.cbs, self.weights, self.init = cfg, data, sorted(cbs, key=attrgetter('order')), weights, init
         self.out, (self.rank, self.world), self.device, self.stages = out and Path(out), world_info(), data.device, cfg.stages()
-        self.plan = batch_plan(cfg, self.world, len(np.unique(data.splits['train'].labels)))
+        self.plan, self.dtype = batch_plan(cfg, self.world, len(np.unique(data.splits['train'].labels))), dtype_path(self.device, cfg.amp)
         self.step, self.time_s, self.first_stage, self.history, self.results, self.log_lines = 0, 0., 0, [], {}, 0
         self.mix, self.partial, self.val, self.eval_s, self.report = None, None, {}, 0., None
         self.sgen = torch.Generator(device=self.device)
@@ -190,8 +190,9 @@ class Recorder(Callback):
         self.log = RunLog(self.out/'metrics.jsonl', keep, enabled=learn.rank == 0,
                           tensorboard=self.out/'tensorboard' if c.tensorboard else None, step=learn.step)
         if keep is None: self._write(learn, dict(kind='config', world_size=learn.world, run_device=str(learn.device), batch=learn.plan,
-                                                 data=data_summary(learn.data), config=plain_value(asdict(c))))
-        if learn.rank == 0: print(plan_text(learn.plan), flush=True)
+                                                 dtype=learn.dtype, threads=torch.get_num_threads(), data=data_summary(learn.data),
+                                                 config=plain_value(asdict(c))))
+        if learn.rank == 0: print(f"{plan_text(learn.plan)}; {learn.dtype}, {torch.get_num_threads()} thread(s)", flush=True)
     def before_epoch(self, learn):
         p, learn.partial = learn.partial or {}, None
         learn.sums = torch.tensor([p.get(k, 0.) for k in PARTS], dtype=torch.float64, device=learn.device)
@@ -213,17 +214,33 @@ class Recorder(Callback):
     def _write(self, learn, rec:dict): self.log(rec); learn.log_lines = self.log.n
     def cleanup_fit(self, learn): self.log.close()
 
+def live_bar()->bool:
+    "Can a live progress bar be drawn here: fastprogress is installed and this is a notebook or a terminal (not a log file)?"
+    try: from fastprogress.fastprogress import IN_NOTEBOOK
+    except ImportError: return False
+    return IN_NOTEBOOK or sys.stdout.isatty()
+
 class ProgressCB(Callback):
-    "A fastprogress bar over each epoch's batches (text in a terminal, HTML in a notebook), the losses every `log_every` steps."
+    "A fastprogress bar over each epoch's batches in a notebook or a terminal; elsewhere (a log file, SLURM, nohup) a plain line every `every` of an epoch."
     order = 31
+    def __init__(self, live:bool|None=None, every:float=0.1): self.live, self.every = live_bar() if live is None else live, every
     def before_epoch(self, learn):
+        self.total, self.t0, self.next = learn.first_batch + len(learn.sampler), time.time(), self.every
+        self.title = f"{learn.stage.name} {learn.epoch + 1}/{learn.stage.epochs}"
+        if not self.live: return
         from fastprogress.fastprogress import progress_bar
         learn.batches = self.bar = progress_bar(learn.batches, total=len(learn.sampler), leave=False)
-        self.bar.comment = f"{learn.stage.name} {learn.epoch + 1}/{learn.stage.epochs}"
+        self.bar.comment = self.title
     def after_batch(self, learn):
-        if learn.step % learn.cfg.log_every: return
-        v = {k: float(learn.parts[k]) for k in ('loss', 'sc', 'gc')}
-        self.bar.comment = f"{learn.stage.name} {learn.epoch + 1}: loss {v['loss']:.3f} (sc {v['sc']:.2f} gc {v['gc']:.2f})"
+        done = (learn.batch + 1) / max(self.total, 1)
+        if self.live and learn.step % learn.cfg.log_every == 0:
+            v = {k: float(learn.parts[k]) for k in ('loss', 'sc', 'gc')}
+            self.bar.comment = f"{self.title}: loss {v['loss']:.3f} (sc {v['sc']:.2f} gc {v['gc']:.2f})"
+        elif not self.live and done >= self.next - 1e-9:
+            print(f"{self.title}: {done:4.0%} ({learn.batch + 1}/{self.total} batches, {time.time() - self.t0:.0f} s), "
+                  f"loss {float(learn.parts['loss']):.3f}", flush=True)
+            while self.next <= done + 1e-9: self.next += self.every
+
 
 # %% ../nbs/07_train.ipynb #e03dbc09
 def run_state(learn:Learner, epoch:int, batch:int, partial:dict|None)->dict:
@@ -341,7 +358,8 @@ class ReportCB(Callback):
     def __init__(self, out, t_start:float|None=None): self.out, self.t_start = Path(out), t_start or time.time()
     def after_fit(self, learn):
         if learn.rank: return
-        run = dict(device=str(learn.device), world_size=learn.world, time_s=learn.time_s, wall_s=time.time() - self.t_start, batch=learn.plan)
+        run = dict(device=str(learn.device), world_size=learn.world, dtype=learn.dtype, threads=torch.get_num_threads(), time_s=learn.time_s,
+                   wall_s=time.time() - self.t_start, batch=learn.plan)
         learn.report = make_report(learn.cfg, learn.data, learn.results, run)
         write_json(self.out/'report.json', learn.report)
         write_figure(self.out, learn.stages, learn.cfg, learn.history, learn.data, learn.device)

@@ -3,7 +3,7 @@
 
 `#| slow`, `#| gpu` and `#| eval: false` cells are skipped, as nbdev_test skips them. Nothing is written back to the notebooks,
 unless `--write`: then each notebook that ran without error gets the outputs of this run (a skipped cell keeps the outputs
-it had); run `nbdev_clean` afterwards.
+it had); run `nbdev_clean` afterwards. `--slow` runs the `#| slow` cells too.
 The kernel is this interpreter (a kernelspec made for the run), whatever kernels the machine has installed.
 Exit status 1 if any cell of any notebook fails; the failing cell and the end of its traceback are printed.
 
@@ -27,14 +27,14 @@ def kernel_home() -> str:
     return str(d)
 
 
-def run(path: Path, timeout: int, write: bool = False) -> tuple:
+def run(path: Path, timeout: int, write: bool = False, skip=SKIP) -> tuple:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     nb = nbformat.read(path, as_version=4)
     kept = {}                     # skipped cells: their source and saved outputs, put back when writing
     for i, c in enumerate(nb.cells):
-        if c.cell_type == 'code' and any(line.strip().startswith(SKIP) for line in c.source.splitlines()[:3]):
+        if c.cell_type == 'code' and any(line.strip().startswith(skip) for line in c.source.splitlines()[:3]):
             kept[i] = (c.source, c.outputs); c.source = 'pass'
     skipped = len(kept)
     t0 = time.time()
@@ -58,6 +58,7 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=2, help='notebooks at a time (default 2)')
     p.add_argument('--timeout', type=int, default=1200, help='seconds per cell (default 1200)')
     p.add_argument('--write', action='store_true', help='save the outputs into each notebook that ran (then run nbdev_clean)')
+    p.add_argument('--slow', action='store_true', help='also run the `#| slow` cells (minutes; with --write, to refresh their outputs)')
     a = p.parse_args(argv)
     if a.jobs < 1 or a.timeout < 1: p.error('--jobs and --timeout must be >= 1')
     nbs = [Path(n).resolve() for n in a.notebooks] or sorted((ROOT/'nbs').glob('*.ipynb'))
@@ -67,7 +68,7 @@ def main(argv=None):
     failed = []
     try:
         with ThreadPoolExecutor(a.jobs) as pool:
-            for name, ok, secs, skipped, err in pool.map(lambda n: run(n, a.timeout, a.write), nbs):
+            for name, ok, secs, skipped, err in pool.map(lambda n: run(n, a.timeout, a.write, tuple(x for x in SKIP if not (a.slow and x == '#| slow'))), nbs):
                 print(f"{'ok  ' if ok else 'FAIL'} {name} ({secs:.1f} s, {skipped} slow/gpu cells skipped)", flush=True)
                 if not ok: failed.append(name); print(err, flush=True)
     finally: shutil.rmtree(home, ignore_errors=True)

@@ -26,7 +26,8 @@ else
 fi
 
 echo "== pytest tests/"
-python -m pytest tests -q -p no:cacheprovider -o tmp_path_retention_policy=failed   # passed tests leave no files (some write GBs of checkpoints)
+python -m pytest tests -q -p no:cacheprovider -o tmp_path_retention_policy=failed -n 2 --dist loadscope --durations=10
+# two workers, each test file's tests on one of them (its module fixtures built once); passed tests leave no files
 rc=$?
 if [ $rc -ne 0 ]; then status=1; fi
 

@@ -4,7 +4,7 @@ from functools import partial
 import pytest
 from conftest import cli
 
-SMALL = dict(preset='tiny', subset=200, warmup_epochs=1, epochs=1, images_per_class=2, progress=False)
+SMALL = dict(preset='tiny', subset=100, warmup_epochs=1, epochs=1, images_per_class=2, progress=False)
 
 
 compare = partial(cli, cmd='i2c-compare', check=False)

@@ -8,7 +8,7 @@ import numpy as np, pytest, torch, torchvision
 from conftest import ENV, cli, one_line_error
 from i2c_nb.datasets import make_cub_folder, make_imagenet_folder
 
-SMALL = ['--crop', '64', '--resize', '72', '--width', '32', '--warmup-epochs', '1', '--epochs', '1', '--method', 'sc+gc',
+SMALL = ['--crop', '32', '--resize', '36', '--width', '32', '--warmup-epochs', '1', '--epochs', '1', '--method', 'sc+gc',
          '--no-baseline', '--workers', '2', '--eval-batch', '8', '--no-progress', '--threads', '2']
 
 
