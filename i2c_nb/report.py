@@ -68,7 +68,7 @@ class RunLog:
     def close(self):
         if self.tb is not None: self.tb.close()
 
-# %% ../nbs/07d_report.ipynb #59fda1d0
+# %% ../nbs/07d_report.ipynb #88be05db
 def code_version()->dict:
     "The code a result comes from: i2c_nb's version and, in a git checkout, the commit and whether `i2c_nb/` had uncommitted changes."
     import platform, subprocess, i2c_nb
