@@ -8,6 +8,7 @@ import hashlib, json, os, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
 from PIL import Image
+from .data import progress as with_progress
 
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'CUB_SIZE_QUANTILES', 'SPLIT_IDS', 'GENERATOR_VERSION', 'sources_dir', 'load_sources',
@@ -124,11 +125,10 @@ def _save_png(arr, path):
 def build_split(root:Path, split:str, items:dict, bgs:list, seed:int=0, size:int=64,
                 limit:int|None=None, progress:bool=True) -> str:
     "Render one split into `root` (images, masks, metadata); returns its SHA-256 checksum."
-    from fastprogress.fastprogress import progress_bar
     xs, ys = items[f'{split}_x'], items[f'{split}_y']
     n = len(xs) if limit is None else min(limit, len(xs))
     h, ids, boxes = hashlib.sha256(), [], []
-    for i in (progress_bar(range(n), leave=False) if progress else range(n)):
+    for i in with_progress(range(n), show=progress):
         img, mask, box = render_example(xs[i], bgs, size, np.random.default_rng([seed, SPLIT_IDS[split], i]))
         iid = image_id(split, int(ys[i]), i)
         _save_png(img, root/'images'/iid); _save_png(mask.astype(np.uint8) * 255, root/'masks'/iid)

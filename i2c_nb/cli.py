@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 import numpy as np, torch
 import torch.distributed as dist
-from .data import DataFormatError, read_wsol_metadata, metadata_table, atomic_file, write_json
+from .data import DataFormatError, read_wsol_metadata, metadata_table, atomic_file, write_json, progress as data_progress
 from .benchmark import bundled_root, build_benchmark, benchmark_checksum, expected_manifest, preview_grid
 from .eval import RESIZE_LENGTH, check_scoremaps
 from .fast_eval import BoxAccumulator, boxacc_at_val_threshold
@@ -264,11 +264,7 @@ def accumulate_folder(metadata,               # wsolevaluation metadata split fo
     if not Path(scoremaps).is_dir(): raise DataFormatError(f'no such score-map folder: {scoremaps}')
     split = read_wsol_metadata(metadata, mask_root=masks)
     acc = BoxAccumulator(step, threads=threads)
-    starts = range(0, len(split), batch)
-    if progress:
-        from fastprogress.fastprogress import progress_bar
-        starts = progress_bar(starts, leave=False)
-    for s in starts:
+    for s in data_progress(range(0, len(split), batch), show=progress):
         ii = list(range(s, min(s + batch, len(split))))
         ids_ = [split.image_ids[i] for i in ii]
         acc.accumulate(load_scoremaps(scoremaps, ids_), [split.boxes[i] for i in ii], split.sizes[ii],

@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['WSOL_FILES', 'DataFormatError', 'load_rgb', 'WSOLSplit', 'read_wsol_metadata', 'plain_value', 'atomic_file',
-           'write_json', 'write_wsol_metadata', 'find_splits', 'split_summary', 'metadata_table']
+           'write_json', 'live_bar', 'progress', 'write_wsol_metadata', 'find_splits', 'split_summary',
+           'metadata_table']
 
 # %% ../nbs/00_data.ipynb #f26e3f27
-import json, os
+import json, os, sys
 from contextlib import contextmanager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,6 +299,20 @@ def write_json(path,   # the JSON file to write (its folder is created if needed
     "`obj` as indented JSON (through `plain_value`), ended by a newline, written whole by `atomic_file`; returns `path`."
     with atomic_file(path, 'w') as f: f.write(json.dumps(plain_value(obj), indent=1) + '\n')
     return Path(path)
+
+# %% ../nbs/00_data.ipynb #b5ee329f
+def live_bar()->bool:
+    "Can a live progress bar be drawn here: fastprogress is installed and this is a notebook or a terminal (not a log file)?"
+    try: from fastprogress.fastprogress import IN_NOTEBOOK
+    except ImportError: return False
+    return IN_NOTEBOOK or sys.stdout.isatty()
+
+def progress(it, total:int|None=None, comment:str='', show:bool=True):
+    "`it` under a fastprogress bar where `live_bar()` (and `show`), else `it` itself."
+    if not (show and live_bar()): return it
+    from fastprogress.fastprogress import progress_bar
+    bar = progress_bar(it, total=total, leave=False); bar.comment = comment
+    return bar
 
 # %% ../nbs/00_data.ipynb #b9a87abe
 def _fmt_coord(v) -> str:

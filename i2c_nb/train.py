@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
 from fastcore.basics import patch
+from .data import live_bar
 from .objective import I2CObjective
 from .baselines import parse_method, batch_transform, attach_adl
 from .heads import load_weights
@@ -23,7 +24,7 @@ from .report import (RunLog, make_report, summary_table, write_figure, write_jso
 
 # %% auto #0
 __all__ = ['PARTS', 'RUNTIME_KEYS', 'CancelFitException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'stage_key', 'MethodCB',
-           'NonFiniteLoss', 'check_finite', 'FiniteLossCB', 'EvalCB', 'Recorder', 'live_bar', 'ProgressCB', 'run_state',
+           'NonFiniteLoss', 'check_finite', 'FiniteLossCB', 'EvalCB', 'Recorder', 'ProgressCB', 'run_state',
            'CheckpointCB', 'check_resume', 'ResumeCB', 'StopAfter', 'StopAfterEpochs', 'StopAfterSteps',
            'DistributedCB', 'CompileCB', 'ReportCB', 'KeepModel', 'load_init', 'check_init', 'resume_state',
            'run_device', 'run_callbacks', 'train']
@@ -213,12 +214,6 @@ class Recorder(Callback):
         if learn.rank == 0: learn.history.append(rec); print(_epoch_line(rec), flush=True)
     def _write(self, learn, rec:dict): self.log(rec); learn.log_lines = self.log.n
     def cleanup_fit(self, learn): self.log.close()
-
-def live_bar()->bool:
-    "Can a live progress bar be drawn here: fastprogress is installed and this is a notebook or a terminal (not a log file)?"
-    try: from fastprogress.fastprogress import IN_NOTEBOOK
-    except ImportError: return False
-    return IN_NOTEBOOK or sys.stdout.isatty()
 
 class ProgressCB(Callback):
     "A fastprogress bar over each epoch's batches in a notebook or a terminal; elsewhere (a log file, SLURM, nohup) a plain line every `every` of an epoch."
