@@ -51,7 +51,7 @@ def box_iou(a,   # (n,4) boxes x0,y0,x1,y1 (inclusive pixel coordinates)
 def wsoleval_maps(maps:Tensor      # (N,h,w) raw maps of one class per image, any resolution
                  ) -> np.ndarray:  # (N,224,224) float32 score maps in [0,1]
     "wsolevaluation's score maps: bicubic to `RESIZE_LENGTH` x `RESIZE_LENGTH`, then min-max normalised."
-    return localization_maps(maps.float(), RESIZE_LENGTH, **WSOLEVAL_MAPS).numpy().astype(np.float32)
+    return np.asarray(localization_maps(maps.float(), RESIZE_LENGTH, **WSOLEVAL_MAPS).numpy(), np.float32)   # no copy
 
 # %% ../nbs/06_eval.ipynb #f6d69f94
 def _as_numpy(x) -> np.ndarray:

@@ -15,8 +15,8 @@ from .eval import (RESIZE_LENGTH, IOU_THRESHOLDS, cam_thresholds, resize_boxes, 
                          _as_numpy, _top1_top5, _loc_errors)
 
 # %% auto #0
-__all__ = ['neighbour_tables', 'default_threads', 'box_classes', 'box_hits', 'realistic_maps', 'BoxAccumulator', 'evaluate_boxes',
-           'boxacc_at_val_threshold', 'paper_box_hits', 'LocAccumulator', 'paper_protocol_counts']
+__all__ = ['neighbour_tables', 'default_threads', 'box_classes', 'box_hits', 'realistic_maps', 'pxap_counts', 'BoxAccumulator',
+           'evaluate_boxes', 'boxacc_at_val_threshold', 'paper_box_hits', 'LocAccumulator', 'paper_protocol_counts']
 
 # %% ../nbs/06a_fast_eval.ipynb #bb0904bc
 _RING = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]   # (dy,dx): NW N NE E SE S SW W
@@ -58,21 +58,6 @@ def _find(par, i):
         i = par[i]
     return i
 
-@njit(cache=True, inline='always')
-def _join_box(x0, y0, x1, y1, a, s):
-    "The box of root `s` grows to hold the box of `a` (a component merged into it)."
-    if x0[a] < x0[s]: x0[s] = x0[a]
-    if y0[a] < y0[s]: y0[s] = y0[a]
-    if x1[a] > x1[s]: x1[s] = x1[a]
-    if y1[a] > y1[s]: y1[s] = y1[a]
-
-@njit(cache=True, inline='always')
-def _add_pixel(x0, y0, x1, y1, r, xx, yy):
-    "The box of root `r` grows to hold pixel (xx, yy)."
-    if xx < x0[r]: x0[r] = xx
-    if xx > x1[r]: x1[r] = xx
-    if yy < y0[r]: y0[r] = yy
-    if yy > y1[r]: y1[r] = yy
 
 @njit(cache=True)
 def _box_class(x0, y0, x1, y1, gt, g0, g1, deltas):
@@ -173,10 +158,16 @@ def _upper(H, W, nl, order, bst, gt, g0, g1, deltas, ws, dirty, dlist, roots, ta
                             if rk[rq] == rk[r]: rk[r] += 1
                         if cls[a_] >= 0: cnt[cls[a_]] -= 1; cls[a_] = -1
                         par[a_] = s_; ph[s_] += ph[a_]; chi[s_] += chi[a_]
-                        _join_box(x0, y0, x1, y1, a_, s_)
+                        if x0[a_] < x0[s_]: x0[s_] = x0[a_]                 # (written out: a helper here costs 2x the time)
+                        if y0[a_] < y0[s_]: y0[s_] = y0[a_]
+                        if x1[a_] > x1[s_]: x1[s_] = x1[a_]
+                        if y1[a_] > y1[s_]: y1[s_] = y1[a_]
                         r = s_
                 par[p] = r
-                _add_pixel(x0, y0, x1, y1, r, xx, yy)
+                if xx < x0[r]: x0[r] = xx
+                if xx > x1[r]: x1[r] = xx
+                if yy < y0[r]: y0[r] = yy
+                if yy > y1[r]: y1[r] = yy
                 if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
                 chi[r] += dc
                 nv = ph[r] + d2t[m]; ph[r] = nv
@@ -306,14 +297,20 @@ def _holes(H, W, nl, bp, fb, gt, g0, g1, deltas, ws, dirty, dead, dlist, order, 
                     elif rq != r:
                         if cls[rq] >= 0: cnt[cls[rq]] -= 1; HA -= har[rq]; cls[rq] = -1
                         par[rq] = r
-                        _join_box(x0, y0, x1, y1, rq, r)
+                        if x0[rq] < x0[r]: x0[r] = x0[rq]
+                        if y0[rq] < y0[r]: y0[r] = y0[rq]
+                        if x1[rq] > x1[r]: x1[r] = x1[rq]
+                        if y1[rq] > y1[r]: y1[r] = y1[rq]
             yy = p // Wp - 1; xx = p - (yy + 1) * Wp - 1
             if r < 0:
                 r = p; par[p] = p; x0[p] = xx; x1[p] = xx; y0[p] = yy; y1[p] = yy; cls[p] = -1; dead[p] = 0
                 d = fb[p]; dnext[p] = dhead[d]; dhead[d] = p
             else:
                 par[p] = r
-                _add_pixel(x0, y0, x1, y1, r, xx, yy)
+                if xx < x0[r]: x0[r] = xx
+                if xx > x1[r]: x1[r] = xx
+                if yy < y0[r]: y0[r] = yy
+                if yy > y1[r]: y1[r] = yy
             if dirty[r] == 0: dirty[r] = 1; dlist[nd] = r; nd += 1
         for k in range(nd):
             r = dlist[k]; dirty[r] = 0
@@ -451,6 +448,30 @@ def realistic_maps(gt_boxes:list,              # N arrays (n_i,4) of boxes in `s
         out[i] = (r - lo) / (hi - lo) if hi > lo else 0
     return out
 
+# %% ../nbs/06a_fast_eval.ipynb #6eb861de
+@njit(cache=True, nogil=True)
+def _pxap_counts(maps, masks, edges, pos, neg):
+    "Add the pixels of `maps` (N,H,W) to the per-bin counts of object (`masks` true) and background pixels."
+    nb = edges.shape[0] - 1
+    for i in range(maps.shape[0]):
+        for y in range(maps.shape[1]):
+            for x in range(maps.shape[2]):
+                v = np.float64(maps[i, y, x]); lo = 0; hi = nb + 1
+                while lo < hi:                              # the first edge above v (searchsorted, side='right')
+                    mid = (lo + hi) // 2
+                    if edges[mid] <= v: lo = mid + 1
+                    else: hi = mid
+                b = min(max(lo - 1, 0), nb - 1)
+                if masks[i, y, x]: pos[b] += 1
+                else: neg[b] += 1
+
+def pxap_counts(maps, masks, thresholds) -> tuple:
+    "`pxap_histograms` (`06_eval`) in one compiled pass: object-pixel and background-pixel counts per bin, (T+2,) int64 each."
+    edges = np.append(np.asarray(thresholds, np.float64), [1., 2., 3.])
+    pos, neg = np.zeros(len(edges) - 1, np.int64), np.zeros(len(edges) - 1, np.int64)
+    _pxap_counts(np.ascontiguousarray(maps), np.ascontiguousarray(masks, np.bool_), edges, pos, neg)
+    return pos, neg
+
 # %% ../nbs/06a_fast_eval.ipynb #706da4e0
 class BoxAccumulator:
     "Counts of correct images per threshold for V1 and V2 (and PxAP histograms), batch after batch; `compute()` gives the numbers."
@@ -484,7 +505,7 @@ class BoxAccumulator:
         for key, c in box_counts(hits).items(): self.correct[key] += c
         self.n += len(m)
         if masks is not None:
-            pos, neg = pxap_histograms(m, masks_to_length(masks, self.length, image_ids), self.thresholds)
+            pos, neg = (pxap_histograms if self.reference else pxap_counts)(m, masks_to_length(masks, self.length, image_ids), self.thresholds)
             self.pos_hist += pos; self.neg_hist += neg; self.n_masks += len(m)
         return hits
 
