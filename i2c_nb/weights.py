@@ -12,14 +12,14 @@ from urllib.parse import urlparse
 import torch, torch.distributed as dist
 from torchvision.models import WeightsEnum
 from .data import atomic_file
-from .model import BACKBONES
+from .model import BACKBONES, package_weights_file
 
 # %% auto #0
 __all__ = ['WEIGHT_NAMES', 'WeightsError', 'weight_names', 'weights_enum', 'check_weights', 'weights_file', 'fetch_weights',
            'load_weights', 'resolve_weights']
 
 # %% ../nbs/01a_weights.ipynb #3bfeffbf
-WEIGHT_NAMES = ('IMAGENET1K_V1', 'IMAGENET1K_V2', 'DEFAULT')   # the torchvision names --weights accepts (besides a file and 'none')
+WEIGHT_NAMES = ('IMAGENET1K_V1', 'IMAGENET1K_V2', 'DEFAULT', 'IMAGENET1K')   # torchvision's names, a package's ('IMAGENET1K'); besides a file and 'none'
 
 class WeightsError(RuntimeError):
     "A `--weights` that cannot be used; the message is one line, meant for the command line."
@@ -31,7 +31,8 @@ def _tv_enum(backbone:str, name:str)->type[WeightsEnum]:
     return tvw
 
 def weight_names(backbone:str)->tuple:   # a key of BACKBONES
-    "The names of `WEIGHT_NAMES` that torchvision has for `backbone` (none for 'small')."
+    "The names of `WEIGHT_NAMES` that `backbone` has: torchvision's, or 'IMAGENET1K' for weights from a package (none for 'small')."
+    if hasattr(BACKBONES.get(backbone), 'package'): return ('IMAGENET1K',)
     tvw = getattr(BACKBONES.get(backbone), 'tv_weights', None)
     return tuple(n for n in WEIGHT_NAMES if tvw is not None and n in tvw.__members__)
 
@@ -58,6 +59,7 @@ def check_weights(backbone:str,   # a key of BACKBONES
     if not isinstance(weights, (str, os.PathLike)):
         raise WeightsError(f"--weights: expected a name or a file path, got a {type(weights).__name__}")
     w = os.fspath(weights)
+    if w in WEIGHT_NAMES and hasattr(BACKBONES.get(backbone), 'package'): weights_file(backbone, w); return w
     if w in WEIGHT_NAMES: weights_enum(backbone, w); return w
     if os.path.isfile(w): return w
     raise WeightsError(f"--weights {w}: neither a torchvision weight name ({', '.join(WEIGHT_NAMES)}) "
@@ -66,8 +68,13 @@ def check_weights(backbone:str,   # a key of BACKBONES
 # %% ../nbs/01a_weights.ipynb #261bad50
 def weights_file(backbone:str,   # a key of BACKBONES
                  name:str,       # one of WEIGHT_NAMES
-                )->Path:         # <torch.hub.get_dir()>/checkpoints/<file name in the URL>, existing or not
-    "Where torchvision caches the weights `name` of `backbone` (honours `TORCH_HOME`)."
+                )->Path:         # <torch.hub.get_dir()>/checkpoints/<file name in the URL>, existing or not; a package's file
+    "Where torchvision caches the weights `name` of `backbone` (honours `TORCH_HOME`); for 'IMAGENET1K', the file in its package."
+    cls = BACKBONES.get(backbone)
+    if hasattr(cls, 'package'):
+        if name != 'IMAGENET1K': raise WeightsError(f"--weights {name}: {backbone}'s ImageNet weights are called IMAGENET1K")
+        try: return package_weights_file(cls)
+        except ModuleNotFoundError as e: raise WeightsError(f'--weights {name}: {e}') from None
     return Path(torch.hub.get_dir())/'checkpoints'/os.path.basename(urlparse(weights_enum(backbone, name).url).path)
 
 # %% ../nbs/01a_weights.ipynb #42a9bbad
@@ -116,6 +123,7 @@ def fetch_weights(backbone:str,         # a key of BACKBONES
     "The cached file of torchvision's weights `name`; downloaded (atomically, within `timeout`) if absent. Raises `WeightsError`."
     f = weights_file(backbone, name)
     if f.is_file(): return f
+    if hasattr(BACKBONES[backbone], 'package'): raise WeightsError(f'--weights {name}: {f} is missing: reinstall the package')
     w = weights_enum(backbone, name); url = w.url
     try:
         with atomic_file(f) as tmp:                  # torch.hub writes the temporary file by its name; renamed once checked
@@ -135,6 +143,7 @@ def _check_keys(backbone:str, sd:Mapping)->str:
     cls = BACKBONES[backbone]
     with torch.device('meta'): ref = cls().state_dict()
     removed = tuple(getattr(cls, 'removed', ()))
+    if hasattr(cls, 'convert'): sd = cls.convert(sd)
     got = {k: v for k, v in sd.items() if not (removed and k.startswith(removed))}
     missing = [k for k in ref if k not in got]
     unexpected = [k for k in got if k not in ref]

@@ -1,4 +1,4 @@
-"""A CPU smoke run of every Table-1 method with every torchvision backbone family (random weights, the bundled
+"""A CPU smoke run of every Table-1 method with every backbone family (random weights, the bundled
 images at the smallest size each network takes (32 px, InceptionV3 64), a couple of steps per method): each trains through the real loop and evaluation and ends finite."""
 import math
 import pytest, torch
@@ -8,7 +8,7 @@ from i2c_nb.train import train, load_checkpoint, model_from_checkpoint, stage_fi
 METHODS = ('has', 'cutmix', 'adl', 'acol', 'spg', 'sc+gc', 'adl+sc+gc')
 
 
-@pytest.mark.parametrize('backbone,crop', [('vgg16', 32), ('resnet50', 32), ('inceptionv3', 64)])   # the smallest input each takes
+@pytest.mark.parametrize('backbone,crop', [('vgg16', 32), ('resnet50', 32), ('inceptionv3', 64), ('efficientnet_lite0', 32)])   # the smallest input each takes
 def test_every_method_with_every_backbone(backbone, crop, tmp_path):
     torch.set_num_threads(1)
     cfg = get_config('tiny', backbone=backbone, width=32, subset=40, warmup_epochs=0, epochs=1, images_per_class=2,
