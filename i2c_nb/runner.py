@@ -215,11 +215,12 @@ def pool_parser(prog:str, description:str,
     "A parser with the options every command of many runs has: --out, --runs, --config, --seeds, --methods, --jobs, --threads."
     h = dict(out=f'the results JSON (default {out})', runs='folder of the runs: checkpoints, logs, one record.json per finished run',
              config='a JSON config object or report.json every run starts from (default: the tiny preset)',
+             preset='the preset every run starts from when there is no --config (default tiny; e.g. tiny-pretrained)',
              seeds='seeds (default 0,1,2)', methods=f'comma-separated methods (default {",".join(methods)})',
              jobs='runs at a time (default 2)', threads='torch threads per run (default 1)') | (helps or {})
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument('--out', default=out, help=h['out']); p.add_argument('--runs', default='runs/ablate', help=h['runs'])
-    p.add_argument('--config', default=None, help=h['config'])
+    p.add_argument('--config', default=None, help=h['config']); p.add_argument('--preset', default='tiny', help=h['preset'])
     p.add_argument('--seeds', type=seed_list, default=[0, 1, 2], help=h['seeds'])
     p.add_argument('--methods', default=','.join(methods), help=h['methods'])
     p.add_argument('--jobs', type=int, default=2, help=h['jobs']); p.add_argument('--threads', type=int, default=1, help=h['threads'])
@@ -232,7 +233,7 @@ def check_pool_args(args)->tuple:
     if not methods or len(set(methods)) < len(methods) or not all(is_method(m) for m in methods):
         raise ConfigError(f"--methods {args.methods}: choose from {list(METHODS)}, the baselines {list(BASELINES[1:])}, "
                           "or 'baseline+variant' (`05b_baselines`), each once")
-    base_cfg = get_config(base=config_from_file(args.config)) if args.config else get_config('tiny')
+    base_cfg = get_config(base=config_from_file(args.config)) if args.config else get_config(args.preset)
     if base_cfg.init: raise ConfigError(f"--config {args.config}: every seed trains its own warm-up; a config with 'init' cannot be used")
     if base_cfg.warmup_epochs < 1: raise ConfigError(f"--config {args.config}: the branches start from a warm-up; warmup_epochs must be >= 1")
     check_data_given(base_cfg)
