@@ -101,11 +101,11 @@ def run_curves(out)->dict:
     return dict(epochs=[{k: e.get(k) for k in EPOCH_KEYS} for e in _lines(Path(out)/'metrics.jsonl', 'epoch')], steps=steps)
 
 def task_record(task:dict, rep:dict, model, data:Data, out)->dict:
-    "The record of a finished task: its `train` report's metrics, the size study of its final `model`, its curves and time."
+    "The record of a finished task: its `train` report's metrics, the size study of its final `model`, its curves, time, threads, dtype path and code version."
     r = rep['results'][task['method']]
     rec = dict(task, config=rep['config'], results={k: r[k] for k in ('val', 'test', 'test_at_val', 'loc')},
                sizes=size_study(model, data, r['test_at_val']['threshold']['V1']['50']), **run_curves(out),
-               time_s=rep['train_and_eval_s'], threads=torch.get_num_threads())
+               time_s=rep['train_and_eval_s'], threads=torch.get_num_threads(), dtype=rep['dtype'], code=rep['code'])
     if task['warmup']: rec['warmup'] = {k: rep['results']['warmup'][k] for k in ('test', 'test_at_val', 'loc')}
     return rec
 
