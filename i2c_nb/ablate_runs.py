@@ -12,12 +12,13 @@ from .runner import (run_tag, make_task, check_records, run_tasks, machine_info,
                            parse_pool_args, command_line)
 
 # %% auto #0
-__all__ = ['TABLE4', 'GRID', 'SENS_METHOD', 'ablation_tasks', 'parse_grid', 'ablation_grid', 'run_ablation', 'ablate_parser',
-           'i2c_ablate']
+__all__ = ['TABLE4', 'GRID', 'GRID_SETTINGS', 'SENS_METHOD', 'ablation_tasks', 'parse_grid', 'ablation_grid', 'run_ablation',
+           'ablate_parser', 'i2c_ablate']
 
 # %% ../nbs/08a_ablate.ipynb #104b0399
 TABLE4 = METHODS                                     # ('plain', 'sc', 'gc', 'sc+gc', 'gc-backprop')
 GRID = {'lambda1': (0.002, 0.008, 0.02, 0.08), 'lambda2': (1e-4, 1e-3, 1e-2, 1e-1), 'k': (3, 8, 16, 32)}
+GRID_SETTINGS = (*GRID, 'sc_distance')             # what --grid may change: GRID's and Eq. 1's distance ('squared', 'euclidean')
 SENS_METHOD = 'sc+gc'
 
 def ablation_tasks(seeds, sens_seeds, methods=TABLE4, grid:dict|None=None, base:dict|None=None)->list:
@@ -43,8 +44,8 @@ def parse_grid(items:list)->dict:
     g = {}
     for it in items:
         name, _, vals = it.partition('=')
-        if name not in GRID: raise ConfigError(f"--grid {it}: the grid changes one of {list(GRID)}")
-        conv = int if name == 'k' else float
+        if name not in GRID_SETTINGS: raise ConfigError(f"--grid {it}: the grid changes one of {list(GRID_SETTINGS)}")
+        conv = int if name == 'k' else str if name == 'sc_distance' else float
         try: g[name] = tuple(conv(v) for v in vals.split(',') if v.strip())
         except ValueError: raise ConfigError(f"--grid {it}: {name} takes {conv.__name__} values") from None
         if not g[name]: raise ConfigError(f"--grid {it}: no values")

@@ -64,7 +64,7 @@ _OVERRIDES = [('subset', int), ('holdout', int), ('backbone', str), ('weights', 
               ('width', int), ('dropout', float), ('crop', int), ('resize', int), ('eval-batch', int), ('log-every', int),
               ('save-every', int), ('save-every-min', float), ('dist-timeout-min', float), ('has-grid', int), ('has-drop', float),
               ('cutmix-beta', float), ('cutmix-prob', float), ('adl-rate', float), ('adl-gamma', float),
-              ('acol-delta', float)]
+              ('acol-delta', float), ('sc-distance', str)]
 
 def train_parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='i2c-train', description="Train and evaluate plain CAM and I2C (writes checkpoint.pt, "

@@ -17,8 +17,8 @@ from .baselines import parse_method
 from .weights import check_weights, WeightsError
 
 # %% auto #0
-__all__ = ['PRESETS', 'ConfigError', 'TrainConfig', 'Stage', 'check_config', 'needs_data', 'check_data_given', 'get_config',
-           'config_from_file', 'resolve_device', 'build_model', 'build_objective', 'build_optimizer']
+__all__ = ['PRESETS', 'ConfigError', 'TrainConfig', 'Stage', 'check_config', 'needs_data', 'check_data_given', 'current_settings',
+           'get_config', 'config_from_file', 'resolve_device', 'build_model', 'build_objective', 'build_optimizer']
 
 # %% ../nbs/07a_config.ipynb #8c8e4071
 class ConfigError(ValueError):
@@ -70,7 +70,7 @@ class TrainConfig:
     delta: float = 0.7               # object threshold
     alpha: float = 0.002             # GC momentum decay
     seed_mode: str = 'random'        # 'random' (paper) or 'raster' (authors' code)
-    squared: bool = True             # squared L2 (paper) or the code's distance
+    sc_distance: str = 'squared'     # Eq. 1's distance: 'squared' L2 (as printed) or 'euclidean' (the authors' code); GC's too
     step: float = 0.01               # threshold step of the box metrics
     seed: int = 0
     device: str = 'auto'             # 'auto' (cuda when available), 'cpu', 'cuda', 'cuda:1', ...
@@ -142,6 +142,7 @@ _RULES = [  # (setting, test, what it must be)
     ('optimizer', lambda v: v in ('sgd', 'adamw'), "'sgd' or 'adamw'"),
     ('schedule', lambda v: v in ('step', 'onecycle'), "'step' or 'onecycle'"),
     ('seed_mode', lambda v: v in ('random', 'raster'), "'random' or 'raster'"),
+    ('sc_distance', lambda v: v in ('squared', 'euclidean'), "'squared' (Eq. 1 as printed) or 'euclidean' (the authors' code)"),
     ('norm_stats', lambda v: v in ('train', 'imagenet'), "'train' or 'imagenet'"),
     ('ddp_batch', lambda v: v in ('split', 'replicate'), "'split' or 'replicate'"),
     ('milestones', lambda v: all(_int(m) and m >= 1 for m in v) and list(v) == sorted(set(v)), 'increasing epochs >= 1'),
@@ -159,7 +160,7 @@ def _check_device(name:str):
     if not n: raise ConfigError(f"--device {name}: no CUDA device is available here (use --device cpu or auto)")
     if d.index is not None and d.index >= n: raise ConfigError(f"--device {name}: this machine has {n} CUDA device(s)")
 
-_BOOLS = ('in_memory', 'squared', 'amp', 'channels_last', 'compile', 'tensorboard', 'progress')
+_BOOLS = ('in_memory', 'amp', 'channels_last', 'compile', 'tensorboard', 'progress')
 _TEXTS = ('preset', 'note', 'weights')
 _PATHS = ('data', 'metadata', 'init')
 
@@ -236,6 +237,11 @@ def check_data_given(cfg:TrainConfig):
         raise ConfigError(f"preset {cfg.preset!r} trains on real data: give its folder with --data (CUB_200_2011, "
                           "ILSVRC2012 with train/ and val/, or a wsolevaluation dataset folder with --metadata)")
 
+def current_settings(c:dict)->dict:   # a saved config (report.json, a checkpoint, a run record)
+    "The settings of a config saved by an earlier version, in today's names: `squared` (a bool) became `sc_distance`."
+    if 'squared' not in c: return c
+    return {**{k: v for k, v in c.items() if k != 'squared'}, 'sc_distance': 'squared' if c['squared'] else 'euclidean'}
+
 def get_config(preset:str='tiny',  # a key of PRESETS, or 'custom' (the dataclass defaults)
                base:dict|None=None, # settings read from a file (`config_from_file`), applied before the overrides
                **overrides)->TrainConfig:  # field values; None values are ignored (unset options)
@@ -244,6 +250,7 @@ def get_config(preset:str='tiny',  # a key of PRESETS, or 'custom' (the dataclas
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     bad = sorted(set(overrides) - names)
     if bad: raise ConfigError(f"unknown settings {bad}")
+    base = current_settings(base) if base else base
     return TrainConfig(**{**PRESETS.get(preset, {}), **(base or {}), 'preset': (base or {}).get('preset', preset),
                           **{k: v for k, v in overrides.items() if v is not None}})
 
@@ -258,6 +265,7 @@ def config_from_file(path)->dict:
     except OSError as e: raise ConfigError(f"--config {p}: cannot read it ({e.strerror})") from None
     cfg = obj.get('config', obj) if isinstance(obj, dict) else None
     if not isinstance(cfg, dict): raise ConfigError(f"--config {p}: expected a report.json or a JSON config object")
+    cfg = current_settings(cfg)
     bad = sorted(set(cfg) - {f.name for f in dataclasses.fields(TrainConfig)})
     if bad: raise ConfigError(f"--config {p}: unknown settings {bad}")
     return cfg
@@ -281,7 +289,7 @@ def build_objective(cfg:TrainConfig,
                     n_classes:int, dim:int)->I2CObjective:
     "Eq. 6 for one stage (SC/GC on from its first step: the warm-up is a stage of its own)."
     return I2CObjective(n_classes, dim, method=method, lambda1=cfg.lambda1, lambda2=cfg.lambda2, k=cfg.k, delta=cfg.delta,
-                        seed_mode=cfg.seed_mode, alpha=cfg.alpha, squared=cfg.squared, warmup_epochs=0)
+                        seed_mode=cfg.seed_mode, alpha=cfg.alpha, squared=cfg.sc_distance == 'squared', warmup_epochs=0)
 
 def build_optimizer(cfg:TrainConfig, model:nn.Module, objective:nn.Module, stage:Stage, steps_per_epoch:int,
                     lr_scale:float=1.)->tuple:

@@ -12,7 +12,7 @@ from .loaders import WSOLDataset, test_tfms, show_image, draw_boxes
 from .data import atomic_file, write_json
 from .model import WSOLNet
 from .baselines import parse_method
-from .config import TrainConfig, ConfigError, plain_value, build_model
+from .config import TrainConfig, ConfigError, plain_value, build_model, current_settings
 from .pipeline import Data
 from .eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH, wsoleval_maps
 
@@ -216,7 +216,7 @@ def check_trained(ck:dict, path)->dict:
 def config_from_checkpoint(ck:dict, **overrides)->TrainConfig:
     "The config of a checkpoint for using its model here: no initialisation files (a trained model needs neither), this machine's device."
     keep = dict(weights='none', init=None, device='auto', tensorboard=False, compile=False)
-    return TrainConfig(**{**ck['config'], **keep, **{k: v for k, v in overrides.items() if v is not None}})
+    return TrainConfig(**{**current_settings(ck['config']), **keep, **{k: v for k, v in overrides.items() if v is not None}})
 
 def checkpoint_method(ck:dict)->str:
     "The method of the stage a checkpoint holds (the warm-up's is plain)."

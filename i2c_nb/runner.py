@@ -12,7 +12,7 @@ import cv2, numpy as np, torch
 from .data import write_json
 from .objective import METHODS
 from .baselines import is_method, BASELINES
-from .config import ConfigError, TrainConfig, get_config, config_from_file, plain_value, check_data_given
+from .config import ConfigError, TrainConfig, get_config, config_from_file, plain_value, check_data_given, current_settings
 from .pipeline import Data
 from .inference import size_study
 from .report import check_writable
@@ -27,7 +27,7 @@ __all__ = ['IGNORED', 'EPOCH_KEYS', 'METRICS', 'run_tag', 'make_task', 'run_dir'
            'load_results', 'runs_of', 'mean_std']
 
 # %% ../nbs/07f_runner.ipynb #d6a146aa
-def _fmt(v)->str: return ','.join(_fmt(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}"
+def _fmt(v)->str: return ','.join(_fmt(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 def run_tag(method:str, overrides:dict|None=None)->str:
     "The run's folder name: the method, then each changed setting (`sc+gc_lambda1=0.02`; a list: its values joined by commas)."
@@ -64,7 +64,7 @@ def task_config(task:dict, base:dict, runs)->TrainConfig:
 def same_run(a:dict, b:dict)->bool:
     "Do two configs compute the same run (runtime settings, the `init` path and the note aside; settings added since: their defaults)?"
     d = plain_value(dataclasses.asdict(TrainConfig()))
-    strip = lambda c: {k: plain_value(v) for k, v in {**d, **c}.items() if k not in IGNORED}
+    strip = lambda c: {k: plain_value(v) for k, v in {**d, **current_settings(c)}.items() if k not in IGNORED}
     return strip(a) == strip(b)
 
 # %% ../nbs/07f_runner.ipynb #123dc7ad

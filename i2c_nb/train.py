@@ -16,7 +16,7 @@ from .objective import I2CObjective
 from .baselines import parse_method, batch_transform, attach_adl
 from .heads import load_weights
 from .weights import resolve_weights
-from .config import TrainConfig, Stage, plain_value, resolve_device, build_model, build_objective, build_optimizer
+from .config import TrainConfig, Stage, plain_value, resolve_device, build_model, build_objective, build_optimizer, current_settings
 from .pipeline import Data, seed_of, batch_plan, plan_text
 from .inference import evaluate, final_metrics, world_info, autocast, dtype_path
 from .report import (RunLog, make_report, summary_table, write_figure, write_json, data_summary, check_writable, CheckpointError,
@@ -277,7 +277,7 @@ RUNTIME_KEYS = ('progress', 'device', 'workers', 'eval_batch', 'log_every', 'com
 
 def check_resume(ck:dict, cfg:TrainConfig, world:int=1):
     "Refuse to resume a run with different settings (runtime options such as the device may change) or processes."
-    saved, now = ck['config'], plain_value(asdict(cfg))
+    saved, now = current_settings(ck['config']), plain_value(asdict(cfg))
     diff = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in now if k not in RUNTIME_KEYS and saved.get(k) != now[k]]
     if diff: raise CheckpointError(f"--resume with different settings than the checkpoint ({'; '.join(diff)})")
     if ck.get('world_size', 1) != world:

@@ -62,7 +62,7 @@ def check_weights(backbone:str,   # a key of BACKBONES
     if w in WEIGHT_NAMES and hasattr(BACKBONES.get(backbone), 'package'): weights_file(backbone, w); return w
     if w in WEIGHT_NAMES: weights_enum(backbone, w); return w
     if os.path.isfile(w): return w
-    raise WeightsError(f"--weights {w}: neither a torchvision weight name ({', '.join(WEIGHT_NAMES)}) "
+    raise WeightsError(f"--weights {w}: neither a weight name of {backbone} ({', '.join(weight_names(backbone)) or 'it has none'}) "
                        f"nor an existing file{_did_you_mean(w)}")
 
 # %% ../nbs/01a_weights.ipynb #261bad50

@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torchvision
 from i2c_nb.model import ResNet50Backbone, SmallBackbone, load_torchvision
-from i2c_nb.weights import (WEIGHT_NAMES, WeightsError, check_weights, fetch_weights, load_weights, resolve_weights,
+from i2c_nb.weights import (WEIGHT_NAMES, weight_names, WeightsError, check_weights, fetch_weights, load_weights, resolve_weights,
                             weights_enum, weights_file)
 
 CLOSED = 'http://127.0.0.1:9'    # nothing listens on the discard port: a connection is refused at once
@@ -189,13 +189,14 @@ def test_distributed_cached_all_ranks_read_the_same_state_dict(tmp_path, cached)
 def test_check_weights(tmp_path):
     f = tmp_path/'w.pth'; f.write_bytes(b'x')
     assert check_weights('resnet50', None) == check_weights('vgg16', 'none') == check_weights('small', 'none') == 'none'
-    for name in WEIGHT_NAMES: assert check_weights('resnet50', name) == name
+    for name in weight_names('resnet50'): assert check_weights('resnet50', name) == name
+    assert check_weights('efficientnet_lite0', 'IMAGENET1K') == 'IMAGENET1K'
     for b in ('vgg16', 'inceptionv3'):
         assert check_weights(b, 'IMAGENET1K_V1') == 'IMAGENET1K_V1' and check_weights(b, 'DEFAULT') == 'DEFAULT'
         with pytest.raises(WeightsError, match=r'it has IMAGENET1K_V1, DEFAULT \(= IMAGENET1K_V1\)'): check_weights(b, 'IMAGENET1K_V2')
     with pytest.raises(WeightsError, match="backbone 'small' has no torchvision weights"): check_weights('small', 'DEFAULT')
     assert check_weights('resnet50', f) == check_weights('small', str(f)) == str(f)
-    msg = ("--weights {}: neither a torchvision weight name (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT) nor an existing file")
+    msg = ("--weights {}: neither a weight name of resnet50 (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT) nor an existing file")
     for bad in (str(tmp_path/'missing.pth'), str(tmp_path), 'IMAGENET1K_FEATURES'):
         with pytest.raises(WeightsError) as e: check_weights('resnet50', bad)
         assert str(e.value) == msg.format(bad)
