@@ -200,7 +200,19 @@ _RECIPE = ("SGD Nesterov lr 1e-3 (head x10, biases x2), 40 classes x 2, lambda1 
            "alpha 0.002, torchvision IMAGENET1K_V1 weights. {w} plain warm-up epoch(s) precede SC/GC (the paper enables them "
            "'after finetuning the parameters for a few epoches': seeds read off a random head's maps are noise); then the "
            "plain and I2C branches continue from the same weights for run epochs {a}-{b}, lr x0.1 after epochs {m}, so each "
-           "branch follows the paper's {b}-epoch schedule.")
+           "branch follows the paper's {b}-epoch schedule. ")
+_DISTANCE = ("SC and GC use the squared distance of Eqs. 1 and 5 as printed; the authors' code uses the plain one "
+             "(--sc-distance euclidean): on a pretrained network's features the squared term at lambda1 0.008 starts many times "
+             "larger than the classification loss (16-18x on EfficientNet-Lite0's: results/sc_distance.txt, chapter 08). ")
+_CHOICES = {'inceptionv3': "320-px crops (resize 356), the paper's ablation setting; --crop 224 --resize 256 gives the others' "
+                           "28x28 maps. ",
+            'cub': "CUB's own folder holds out 5 images per class as val (--holdout), so it trains on 4,994 images, not 5,994; "
+                   "wsolevaluation's layout trains on all of them and validates on its own val. ",
+            'ilsvrc': "The authors' release fine-tunes a 5-epoch plain model for 5 I2C epochs instead; here both branches "
+                      "continue from one 1-epoch warm-up on the paper's 5-epoch schedule. ",
+            'bn': "Under torchrun on 8 GPUs the batch of 80 is 10 images per GPU, and BatchNorm (ResNet50, InceptionV3) "
+                  "normalises over those 10 (no SyncBatchNorm)."}
+_note = lambda data, b: (_DISTANCE + _CHOICES[data] + _CHOICES.get(b, '') + ('' if b == 'vgg16' else _CHOICES['bn'])).rstrip()
 
 PRESETS = {
     'tiny': dict(note="bundled 64-px benchmark, small network from scratch, CPU. A shared plain warm-up (5 epochs, AdamW "
@@ -222,9 +234,9 @@ PRESETS = {
                             schedule='step', milestones=(3,), warmup_epochs=2, epochs=2, methods=('plain', 'sc', 'sc+gc'),
                             lambda1=0.008, lambda2=0.001, device='cpu'),
     **{f'cub-{b}': dict(_CUB, **_SIZES[b], backbone=b, note=f"CUB-200-2011, {b}. " + _RECIPE.format(
-        l2=0.003, w=5, a=6, b=51, m='30 and 40')) for b in _SIZES},
+        l2=0.003, w=5, a=6, b=51, m='30 and 40') + _note('cub', b)) for b in _SIZES},
     **{f'ilsvrc-{b}': dict(_ILSVRC, **_SIZES[b], backbone=b, note=f"ILSVRC 2012, {b}. " + _RECIPE.format(
-        l2=0.001, w=1, a=2, b=5, m='2, 3 and 4')) for b in _SIZES},
+        l2=0.001, w=1, a=2, b=5, m='2, 3 and 4') + _note('ilsvrc', b)) for b in _SIZES},
 }
 
 def needs_data(cfg:TrainConfig)->bool:
