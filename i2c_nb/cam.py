@@ -135,8 +135,8 @@ def photo_split()->WSOLSplit:
 def imagenet_cam_net(stride:int=32,     # 32: EfficientNet-Lite0 as trained; 8: its last strides dropped (dilated)
                      dilate:bool=True)->WSOLNet:   # see `EfficientNetLite0Backbone`
     "EfficientNet-Lite0 with its ImageNet weights and its own classifier as a 1x1 convolution: `maps` are CAMs, `logits` its logits."
-    net = WSOLNet(backbone('efficientnet_lite0', 'IMAGENET1K', stride=stride, dilate=dilate), 1000, width=8, dropout=0.)
-    sd = torch.load(package_weights_file(EfficientNetLite0Backbone), map_location='cpu', weights_only=True)
+    sd = torch.load(package_weights_file(EfficientNetLite0Backbone), map_location='cpu', weights_only=True)   # read once: features and classifier
+    net = WSOLNet(backbone('efficientnet_lite0', sd, stride=stride, dilate=dilate), 1000, width=8, dropout=0.)
     net.head = nn.Sequential(FloatConv2d(1280, 1000, 1))             # in place of the new ACoL head: the trained classifier
     net.head[0].load_state_dict({'weight': sd['_fc.weight'][:, :, None, None], 'bias': sd['_fc.bias']})
     return net.eval()
