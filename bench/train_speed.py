@@ -10,9 +10,11 @@ CUB-200-2011 (5,994 training images) and ImageNet (1,281,167): compute only, dat
 
     python bench/train_speed.py                   # on a GPU: the real measurement
     python bench/train_speed.py --small           # CPU smoke run at a reduced size (the code path, not the GPU figures)
+    python bench/train_speed.py --json FILE       # also write the figures to FILE (bench/gpu_checks.sh does)
 """
-import argparse, dataclasses, math, time
+import argparse, dataclasses, json, math, time
 import numpy as np, torch
+from pathlib import Path
 from i2c_nb.data import WSOLSplit
 from i2c_nb.config import get_config, build_model
 from i2c_nb.pipeline import Data
@@ -59,6 +61,7 @@ def main():
     p.add_argument('--backbone', default='resnet50'); p.add_argument('--size', type=int, default=224)
     p.add_argument('--classes', type=int, default=1000); p.add_argument('--steps', type=int, default=20)
     p.add_argument('--no-compile', dest='compile', action='store_false')
+    p.add_argument('--json', default=None, help='also write the figures to this JSON file')
     p.add_argument('--small', action='store_true', help='CPU smoke run: 64 px, 4 classes x 2, 10 classes, width 128, 2 steps')
     a = p.parse_args()
     device = torch.device(a.device)
@@ -73,13 +76,14 @@ def main():
     data = synthetic_data(base, a.steps, a.classes, device)
     batch = base.classes_per_batch * base.images_per_class
     print(f"{a.backbone} stride 8, {a.size} px, batch {batch}, {a.steps} timed steps per case on {name}")
-    res = {}
+    res, fig = {}, dict(device=name, backbone=a.backbone, size=a.size, batch=batch, steps=a.steps, cases={})
     for case, o in cases.items():
         cfg = get_config('ilsvrc-resnet50', **kw, **o)
         data.cfg = cfg
         for method in ('plain', 'sc+gc'):
             dt, mem = time_case(cfg, data, method)
             res[case, method] = dt
+            fig['cases'][f'{case}, {method}'] = dict(ms_per_step=round(dt * 1e3, 2), images_per_s=round(batch / dt, 1), peak_gb=mem if mem == mem else None)
             m = f"{mem:6.1f} GB" if mem == mem else 'n/a (CPU)'
             print(f"  {case:10s} {method:6s}: {dt*1e3:8.1f} ms/step  {batch/dt:8.1f} images/s  peak memory {m}", flush=True)
     print(f"optimised / fp32 eager (I2C): {res['fp32 eager', 'sc+gc'] / res['optimised', 'sc+gc']:.2f}x   (goal >= 3)")
@@ -91,9 +95,15 @@ def main():
     tf = flops / res['optimised', 'sc+gc'] / 1e12
     print(f"model FLOPs per step {flops/1e12:.3f} TFLOP; optimised I2C: {tf:.1f} TFLOP/s" +
           (f", MFU {tf/peak*100:.0f}% of {peak:.0f} TFLOP/s dense bf16 (goal >= 35%)" if peak else " (no known GPU peak: MFU not estimated)"))
+    fig.update(optimised_over_fp32=res['fp32 eager', 'sc+gc'] / res['optimised', 'sc+gc'], i2c_over_plain=res['optimised', 'sc+gc'] / res['optimised', 'plain'],
+               tflops=tf, mfu=tf / peak if peak else None, epoch_min={})
     for what, n in (('CUB-200-2011', 5994), ('ImageNet', 1281167)):
         s = math.ceil(n / batch) * res['optimised', 'sc+gc']
+        fig['epoch_min'][what] = round(s / 60, 2)
         print(f"one {what} epoch ({n:,} images) at this speed: {s/60:.1f} min of compute on one device")
+    if a.json:
+        with open(a.json + '.tmp', 'w') as f: json.dump(fig, f, indent=1)
+        Path(a.json + '.tmp').replace(a.json)
 
 
 if __name__ == '__main__': main()

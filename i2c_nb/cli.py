@@ -16,16 +16,17 @@ from .fast_eval import BoxAccumulator, boxacc_at_val_threshold
 from .weights import WeightsError
 from .config import ConfigError, PRESETS, get_config, config_from_file, check_data_given, TrainConfig
 from .pipeline import Data
-from .inference import final_metrics, write_scoremaps, world_info, all_reduce_sum
+from .inference import final_metrics, write_scoremaps, world_info, all_reduce_sum, dtype_path
 from .report import summary_table, data_summary, check_writable, THRESHOLD_NOTE
 from .gradcam import CAMS, cam_class, gradcam_maps
 from .train import (train, resolve_device, run_device, load_checkpoint, check_trained, config_from_checkpoint,
                           model_from_checkpoint, CheckpointError, NonFiniteLoss, StopAfterEpochs, StopAfterSteps)
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'error_text', 'fail', 'init_distributed', 'positive', 'train_parser', 'config_from_args', 'i2c_train',
-           'checkpoint_data', 'i2c_test', 'i2c_cams', 'scoremap_path', 'load_scoremaps', 'results_table',
-           'at_val_table', 'accumulate_folder', 'evaluate_folder', 'i2c_evaluate', 'i2c_data', 'i2c_check_metadata']
+__all__ = ['USER_ERRORS', 'DIST_BACKENDS', 'COMMANDS', 'error_text', 'fail', 'init_distributed', 'positive', 'train_parser',
+           'config_from_args', 'i2c_train', 'checkpoint_data', 'i2c_test', 'i2c_cams', 'scoremap_path',
+           'load_scoremaps', 'results_table', 'at_val_table', 'accumulate_folder', 'evaluate_folder', 'i2c_evaluate',
+           'i2c_data', 'i2c_check_metadata', 'main']
 
 # %% ../nbs/07e_cli.ipynb #b1f7730b
 USER_ERRORS = (ConfigError, WeightsError, DataFormatError, CheckpointError, NonFiniteLoss)
@@ -42,12 +43,21 @@ def fail(prog:str,          # the command's name, e.g. 'i2c-train'
     print(f"{prog}: {error_text(e)}", file=sys.stderr, flush=True)
     raise SystemExit(2)
 
-def init_distributed(device:str='auto', timeout_min:float=30.)->bool:
-    "Under torchrun (WORLD_SIZE > 1): start torch.distributed (`cpu:gloo,cuda:nccl` on GPUs, gloo on the CPU) with a timeout."
+DIST_BACKENDS = ('auto', 'nccl', 'gloo')
+
+def init_distributed(device:str='auto', timeout_min:float=30.,
+                     backend:str='auto')->bool:  # auto: NCCL for CUDA tensors on GPUs (gloo for CPU ones), gloo on the CPU
+    "Under torchrun (WORLD_SIZE > 1): start torch.distributed with a timeout; `gloo` on GPUs lets processes share one GPU."
     if int(os.environ.get('WORLD_SIZE', '1')) < 2 or not dist.is_available() or dist.is_initialized(): return False
     cuda = resolve_device(device).type == 'cuda'
-    if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
-    dist.init_process_group('cpu:gloo,cuda:nccl' if cuda else 'gloo', timeout=timedelta(minutes=timeout_min))
+    if cuda:
+        local, n = int(os.environ.get('LOCAL_RANK', '0')), torch.cuda.device_count()
+        if local >= n and backend != 'gloo':
+            raise ConfigError(f"process {local} of this machine has no GPU of its own ({n} GPU(s)): NCCL needs one per process; "
+                              f"start at most {n} per machine, or share them with --dist-backend gloo (a check, not a speed-up)")
+        torch.cuda.set_device(local % n)
+    group = 'gloo' if backend == 'gloo' or (backend == 'auto' and not cuda) else 'cpu:gloo,cuda:nccl'
+    dist.init_process_group(group, timeout=timedelta(minutes=timeout_min))
     return True
 
 def positive(s:str)->int:
@@ -90,6 +100,8 @@ def train_parser()->argparse.ArgumentParser:
     a('--tensorboard', action='store_true', default=None, help='also log to <out>/tensorboard')
     a('--no-progress', action='store_true', help='no progress bars')
     a('--threads', type=positive, default=None, help='torch CPU threads')
+    a('--dist-backend', default='auto', choices=DIST_BACKENDS, help="under torchrun: torch.distributed's backend (auto: NCCL "
+      "on GPUs, gloo on the CPU; gloo on GPUs lets several processes share one GPU)")
     return p
 
 def config_from_args(args)->TrainConfig:
@@ -119,9 +131,8 @@ def i2c_train(argv=None):
     "`i2c-train --preset tiny --out runs/tiny`: train and evaluate, print a summary table (also under torchrun)."
     args = train_parser().parse_args(argv)
     if args.threads: torch.set_num_threads(args.threads)
-    try: cfg = config_from_args(args); check_data_given(cfg)
+    try: cfg = config_from_args(args); check_data_given(cfg); started = init_distributed(cfg.device, cfg.dist_timeout_min, args.dist_backend)
     except ConfigError as e: fail('i2c-train', e)
-    started = init_distributed(cfg.device, cfg.dist_timeout_min)
     stops = ([StopAfterEpochs(args.stop_after)] if args.stop_after else []) + ([StopAfterSteps(args.stop_after_steps)] if args.stop_after_steps else [])
     try: train(cfg, args.out or f'runs/{cfg.preset}', resume=args.resume, cbs=stops)
     except USER_ERRORS as e: fail('i2c-train', e)
@@ -150,7 +161,13 @@ def _eval_parser(prog:str, description:str)->argparse.ArgumentParser:
     a('--eval-batch', type=int, default=None, help="images per forward pass (default: the checkpoint's); a forward pass may "
       "differ in its last bits with the batch shape, so PxAP is reproducible to about 1e-6 across batch sizes, not bit for bit")
     a('--threads', type=positive, default=None, help='torch CPU threads')
+    a('--dist-backend', default='auto', choices=DIST_BACKENDS, help="under torchrun: torch.distributed's backend (as i2c-train's)")
     return p
+
+def _start(prog:str, args)->bool:
+    "`init_distributed` for an evaluation command; a bad setting exits with status 2."
+    try: return init_distributed(args.device, backend=args.dist_backend)
+    except ConfigError as e: fail(prog, e)
 
 def _checkpoint_setup(prog:str, args, output:tuple)->tuple:
     "`(checkpoint, config, data, model)` of the evaluation commands, on this process's device; a bad input exits with status 2."
@@ -168,14 +185,17 @@ def i2c_test(argv=None):
     "`i2c-test --checkpoint runs/x/sc_gc.pt [--data DIR]`: the full report of a trained model, without training."
     p = _eval_parser('i2c-test', "Evaluate a trained checkpoint on val and test (no training); prints a table, writes JSON.")
     p.add_argument('--json', default=None, help='where to write the numbers (default: <checkpoint folder>/test_<name>.json)')
+    p.add_argument('--amp', action='store_true', help="the forward pass under bf16 autocast, as in training (on CUDA, and on a "
+                   "CPU with native bf16); the class maps and the metrics stay float32. Default: float32")
     args = p.parse_args(argv)
-    started = init_distributed(args.device)
+    started = _start('i2c-test', args)
     ck, cfg, data, model = _checkpoint_setup('i2c-test', args, (args.json, '--json'))
     try:
-        res = final_metrics(model, data, cfg)
+        res = final_metrics(model, data, cfg, amp=args.amp)
         if world_info()[0] == 0:
             name = Path(args.checkpoint).stem
             rep = dict(preset=cfg.preset, checkpoint=str(args.checkpoint), stage=ck.get('stage'), device=str(data.device),
+                       dtype=dtype_path(data.device, args.amp), threads=torch.get_num_threads(),
                        world_size=world_info()[1], data=data_summary(data), threshold=THRESHOLD_NOTE,
                        results={ck.get('stage') or name: dict(method=ck.get('stage'), **res)})
             out = Path(args.json) if args.json else Path(args.checkpoint).parent/f'test_{name}.json'
@@ -199,7 +219,7 @@ def i2c_cams(argv=None):
         try: cam_class(args.cam)
         except ImportError as e: fail('i2c-cams', e)
     elif args.target_layer: fail('i2c-cams', ConfigError('--target-layer needs --cam'))
-    started = init_distributed(args.device)
+    started = _start('i2c-cams', args)
     ck, cfg, data, model = _checkpoint_setup('i2c-cams', args, (args.out, '--out'))
     maps_fn = None
     if args.cam:
@@ -358,5 +378,16 @@ def i2c_check_metadata(argv:list|None=None):   # command-line arguments (default
     except DataFormatError as e: fail('i2c-check-metadata', e)
 
 # %% ../nbs/07e_cli.ipynb #60f02ec4
-if __name__ == '__main__' and '__file__' in globals():      # `python -m i2c_nb.cli` / `torchrun -m i2c_nb.cli`: i2c-train
-    i2c_train()
+COMMANDS = dict(train=i2c_train, test=i2c_test, cams=i2c_cams, evaluate=i2c_evaluate, data=i2c_data, check_metadata=i2c_check_metadata)
+
+def main(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
+    "`python -m i2c_nb.cli [COMMAND] ARGS`: `i2c-COMMAND ARGS` (`check-metadata` for i2c-check-metadata), else `i2c-train ARGS`."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    name = argv[0].replace('-', '_') if argv else ''
+    if name in COMMANDS: return COMMANDS[name](argv[1:])
+    if argv and not argv[0].startswith('-'): fail('python -m i2c_nb.cli', f"no command {argv[0]!r}: one of "
+                                                  f"{', '.join(n.replace('_', '-') for n in COMMANDS)}, or i2c-train's options")
+    return i2c_train(argv)
+
+if __name__ == '__main__' and '__file__' in globals():      # `python -m i2c_nb.cli ...` / `torchrun -m i2c_nb.cli ...`
+    main()

@@ -20,8 +20,8 @@ from .pipeline import Data
 
 # %% auto #0
 __all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'cpu_bf16', 'uses_bf16', 'autocast', 'dtype_path', 'eval_threads',
-           'SplitMetrics', 'evaluate', 'paper_localization', 'final_metrics', 'relative_sizes', 'map_box_stats',
-           'size_columns', 'size_study', 'write_scoremaps']
+           'state_fingerprint', 'ranks_in_sync', 'SplitMetrics', 'evaluate', 'paper_localization', 'final_metrics',
+           'relative_sizes', 'map_box_stats', 'size_columns', 'size_study', 'write_scoremaps']
 
 # %% ../nbs/07c_inference.ipynb #f8bb008a
 def world_info()->tuple:
@@ -63,6 +63,23 @@ def dtype_path(device, amp:bool)->str:
 def eval_threads()->int:
     "Evaluator threads of this process: the CPUs it may use, shared by the processes of this machine under torchrun."
     return max(1, default_threads() // int(os.environ.get('LOCAL_WORLD_SIZE', '1')))
+
+def state_fingerprint(*modules:nn.Module)->Tensor:
+    "Two float64 numbers per tensor of the modules' state dicts: its sum and a position-weighted sum."
+    fp = []
+    for m in modules:
+        for t in m.state_dict().values():
+            v = t.detach().double().flatten()
+            fp += [v.sum(), (v * torch.linspace(1, 2, v.numel(), dtype=torch.float64, device=v.device)).sum()]
+    return torch.stack(fp).cpu()
+
+def ranks_in_sync(*modules:nn.Module)->bool:
+    "Do all processes hold the same state in `modules` (their fingerprints' MAX over the ranks equal to their MIN)?"
+    if world_info()[1] < 2: return True
+    hi = state_fingerprint(*modules).to(collective_device()); lo = hi.clone()
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX); dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    return bool(torch.equal(hi, lo))
+
 
 # %% ../nbs/07c_inference.ipynb #e2fa71dd
 class SplitMetrics:
@@ -111,7 +128,8 @@ def _add_batch(sm:SplitMetrics, sp, idx, with_masks:bool, *args):
 
 # %% ../nbs/07c_inference.ipynb #09d7c0fe
 @torch.no_grad()
-def evaluate(model:nn.Module, data:Data, split:str, cfg:TrainConfig, paper:bool=False)->tuple:
+def evaluate(model:nn.Module, data:Data, split:str, cfg:TrainConfig, paper:bool=False,
+             amp:bool=False)->tuple:  # the forward pass under bf16 autocast (`autocast`); the maps and metrics stay float32
     "`(metrics, SplitMetrics)` of `model` on `split`, every rank its share, counts summed over the ranks."
     rank, world = world_info()
     was = model.training; model.eval()
@@ -119,7 +137,7 @@ def evaluate(model:nn.Module, data:Data, split:str, cfg:TrainConfig, paper:bool=
     with_masks = paper and sp.mask_root is not None                  # the final evaluation: PxAP on the split's masks
     with ThreadPoolExecutor(1) as pool:
         for x, y, idx in data.eval_batches(split, rank, world):
-            o = model(x, y.to(x.device))                 # ACoL erases by the given class (wsolevaluation: the ground truth)
+            with autocast(x.device, amp): o = model(x, y.to(x.device))    # ACoL erases by the given class (wsolevaluation: the ground truth)
             lg = o.logits.float()
             mp = class_maps(o.maps.float(), y.to(lg.device))
             pending.append(pool.submit(_add_batch, sm, sp, idx, with_masks, lg.cpu(), mp.cpu(), y.cpu(), [sp.boxes[i] for i in idx], sp.sizes[idx]))
@@ -136,10 +154,10 @@ def paper_localization(val:SplitMetrics, test:SplitMetrics)->dict:
             'threshold': r['threshold'], 'chosen_on': 'val (max GT-known Loc), applied to test', 'val': r['val'],
             'test_error': r['test_error']}
 
-def final_metrics(model:nn.Module, data:Data, cfg:TrainConfig)->dict:
+def final_metrics(model:nn.Module, data:Data, cfg:TrainConfig, amp:bool=False)->dict:
     "A model on `val` and `test`: per-split metrics, test MaxBoxAcc/V2 at the thresholds chosen on val, the paper's localization."
-    val, vs = evaluate(model, data, 'val', cfg, paper=True)
-    test, ts = evaluate(model, data, 'test', cfg, paper=True)
+    val, vs = evaluate(model, data, 'val', cfg, paper=True, amp=amp)
+    test, ts = evaluate(model, data, 'test', cfg, paper=True, amp=amp)
     return dict(val=val, test=test, test_at_val=boxacc_at_val_threshold(vs.box, ts.box), loc=paper_localization(vs, ts))
 
 # %% ../nbs/07c_inference.ipynb #a26fc14f

@@ -98,6 +98,7 @@ def make_report(cfg:TrainConfig, data:Data,
     "report.json: the config, the data, the device, the batch and, per stage, the final val/test metrics."
     return dict(preset=cfg.preset, note=cfg.note, device=str(run['device']), world_size=run['world_size'], torch=torch.__version__,
                 dtype=run.get('dtype'), threads=run.get('threads'), code=code_version(),
+                **({'ranks_in_sync': run['ranks_in_sync']} if run.get('ranks_in_sync') is not None else {}),
                 train_and_eval_s=round(run['time_s'], 1), wall_s_this_call=round(run['wall_s'], 1), batch=run.get('batch') or {},
                 data=data_summary(data), threshold=THRESHOLD_NOTE, results=results, config=plain_value(dataclasses.asdict(cfg)))
 

@@ -18,7 +18,7 @@ from .heads import load_weights
 from .weights import resolve_weights
 from .config import TrainConfig, Stage, plain_value, resolve_device, build_model, build_objective, build_optimizer, current_settings
 from .pipeline import Data, seed_of, batch_plan, plan_text
-from .inference import evaluate, final_metrics, world_info, autocast, dtype_path
+from .inference import evaluate, final_metrics, world_info, autocast, dtype_path, ranks_in_sync
 from .report import (RunLog, make_report, summary_table, write_figure, write_json, data_summary, check_writable, CheckpointError,
                            save_checkpoint, load_checkpoint, check_trained, config_from_checkpoint, model_from_checkpoint, stage_file)
 
@@ -334,11 +334,17 @@ def _sync_buffers(model:nn.Module):
 class DistributedCB(Callback):
     "Under torch.distributed: DDP around the stage's model, the objective's gradients averaged, rank 0's buffers after each epoch."
     order = 10
+    def before_fit(self, learn): learn.ranks_in_sync = True
     def before_stage(self, learn):
         dev = learn.device
         learn.net = nn.parallel.DistributedDataParallel(learn.model, device_ids=[dev.index] if dev.type == 'cuda' else None)
     def after_backward(self, learn): _allreduce_grads(learn.objective)
     def after_epoch(self, learn): _sync_buffers(learn.model)
+    def after_stage(self, learn):
+        same = ranks_in_sync(learn.model, learn.objective)
+        learn.ranks_in_sync &= same
+        if not same and learn.rank == 0: print(f"warning: after stage {learn.stage.name} the {learn.world} processes hold different "
+                                               "weights, buffers or GC memory (ranks_in_sync false in report.json)", file=sys.stderr, flush=True)
 
 class CompileCB(Callback):
     "`torch.compile` the stage's network (CUDA)."
@@ -354,7 +360,7 @@ class ReportCB(Callback):
     def after_fit(self, learn):
         if learn.rank: return
         run = dict(device=str(learn.device), world_size=learn.world, dtype=learn.dtype, threads=torch.get_num_threads(), time_s=learn.time_s,
-                   wall_s=time.time() - self.t_start, batch=learn.plan)
+                   wall_s=time.time() - self.t_start, batch=learn.plan, ranks_in_sync=getattr(learn, 'ranks_in_sync', None))
         learn.report = make_report(learn.cfg, learn.data, learn.results, run)
         write_json(self.out/'report.json', learn.report)
         write_figure(self.out, learn.stages, learn.cfg, learn.history, learn.data, learn.device)
@@ -396,7 +402,7 @@ def run_device(name:str, world:int=1)->torch.device:
     "This process's device: under torchrun on GPUs, the GPU of its LOCAL_RANK (made current); on one GPU, an indexed device."
     device = resolve_device(name)
     if device.type == 'cuda':
-        if world > 1: device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', world_info()[0])))
+        if world > 1: device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', world_info()[0])) % torch.cuda.device_count())
         elif device.index is None: device = torch.device('cuda', torch.cuda.current_device())
         torch.cuda.set_device(device); torch.backends.cudnn.benchmark = True
     return device

@@ -54,7 +54,7 @@ def test_rank0_writes_the_run(ranks):
     assert (out/'report.json').exists() and (out/'checkpoint.pt').exists()
     import json
     rep = json.loads((out/'report.json').read_text())
-    assert rep['world_size'] == 2
+    assert rep['world_size'] == 2 and rep['ranks_in_sync'] is True
     n_steps = [json.loads(l)['step'] for l in (out/'metrics.jsonl').read_text().splitlines() if json.loads(l)['kind'] == 'epoch']
     cfg = get_config('tiny', subset=200, warmup_epochs=0, epochs=1, methods=('has', 'cutmix', 'adl', 'spg', 'acol+sc+gc'), images_per_class=2)
     data = Data(cfg)
