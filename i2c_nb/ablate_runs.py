@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, dataclasses, json
 from .objective import METHODS
 from .config import ConfigError, get_config, plain_value
-from .cli import fail, USER_ERRORS
+from .cli import fail, guarded, USER_ERRORS
 from .runner import (run_tag, make_task, check_records, run_tasks, machine_info, ResultsFile, seed_list, pool_parser,
                            parse_pool_args, command_line)
 
@@ -91,6 +91,7 @@ def ablate_parser()->argparse.ArgumentParser:
     p.add_argument('--no-grid', action='store_true', help='Table 4 only')
     return p
 
+@guarded('i2c-ablate', 'the same command continues: finished runs are kept, an interrupted one resumes')
 def i2c_ablate(argv=None):
     "`i2c-ablate`: run every ablation and write the results JSON (bad input: one line, exit status 2)."
     args, methods, base = parse_pool_args(ablate_parser(), argv)

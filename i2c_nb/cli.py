@@ -4,12 +4,12 @@
 
 # %% ../nbs/07e_cli.ipynb #979530c6
 from __future__ import annotations
-import argparse, json, os, sys
+import argparse, functools, json, math, os, sys
 from datetime import timedelta
 from pathlib import Path
 import numpy as np, torch
 import torch.distributed as dist
-from .data import DataFormatError, read_wsol_metadata, metadata_table, atomic_file, write_json, progress as data_progress
+from .data import DataFormatError, read_wsol_metadata, metadata_table, find_splits, atomic_file, write_json, progress as data_progress
 from .benchmark import bundled_root, build_benchmark, benchmark_checksum, expected_manifest, preview_grid
 from .eval import RESIZE_LENGTH, check_scoremaps
 from .fast_eval import BoxAccumulator, boxacc_at_val_threshold
@@ -17,14 +17,14 @@ from .weights import WeightsError
 from .config import ConfigError, PRESETS, get_config, config_from_file, check_data_given, TrainConfig
 from .pipeline import Data
 from .inference import final_metrics, write_scoremaps, world_info, all_reduce_sum, dtype_path
-from .report import summary_table, data_summary, check_writable, THRESHOLD_NOTE
+from .report import summary_table, data_summary, check_writable, partly_trained, THRESHOLD_NOTE
 from .gradcam import CAMS, cam_class, gradcam_maps
 from .train import (train, resolve_device, run_device, load_checkpoint, check_trained, config_from_checkpoint,
                           model_from_checkpoint, CheckpointError, NonFiniteLoss, StopAfterEpochs, StopAfterSteps)
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'DIST_BACKENDS', 'COMMANDS', 'error_text', 'fail', 'init_distributed', 'positive', 'train_parser',
-           'config_from_args', 'i2c_train', 'checkpoint_data', 'i2c_test', 'i2c_cams', 'scoremap_path',
+__all__ = ['USER_ERRORS', 'DIST_BACKENDS', 'COMMANDS', 'error_text', 'fail', 'guarded', 'init_distributed', 'positive',
+           'train_parser', 'config_from_args', 'i2c_train', 'checkpoint_data', 'i2c_test', 'i2c_cams', 'scoremap_path',
            'load_scoremaps', 'results_table', 'at_val_table', 'accumulate_folder', 'evaluate_folder', 'i2c_evaluate',
            'i2c_data', 'i2c_check_metadata', 'main']
 
@@ -42,6 +42,20 @@ def fail(prog:str,          # the command's name, e.g. 'i2c-train'
     "Print `prog: message` on stderr and exit with status 2."
     print(f"{prog}: {error_text(e)}", file=sys.stderr, flush=True)
     raise SystemExit(2)
+
+def guarded(prog:str,              # the command's name, for its messages
+            then:str=''):          # what to do after Ctrl-C, e.g. 'continue with --resume'
+    "A command's outer guard: Ctrl-C ends it with one line and exit status 130; an OS error (a full disk, a permission, a path) with one line and status 2."
+    def deco(f):
+        @functools.wraps(f)
+        def _f(*args, **kwargs):
+            try: return f(*args, **kwargs)
+            except KeyboardInterrupt:
+                print(f"{prog}: interrupted" + (f"; {then}" if then else ''), file=sys.stderr, flush=True)
+                raise SystemExit(130) from None
+            except OSError as e: fail(prog, f"{e.filename}: {e.strerror}" if e.filename and e.strerror else e)
+        return _f
+    return deco
 
 DIST_BACKENDS = ('auto', 'nccl', 'gloo')
 
@@ -84,6 +98,7 @@ def train_parser()->argparse.ArgumentParser:
     a('--config', default=None, help="a report.json (or a JSON config object): repeat that run; other options override it")
     a('--out', default=None, help='output folder (default runs/<preset>)')
     a('--resume', action='store_true', help='continue from <out>/checkpoint.pt')
+    a('--overwrite', action='store_true', help='start afresh in an --out that holds a run, removing its files first')
     a('--stop-after', type=positive, default=None, help='stop after this many epochs (then --resume)')
     a('--stop-after-steps', type=positive, default=None, help='stop after this many steps, saving a mid-epoch checkpoint (then --resume)')
     a('--data', help='a CUB_200_2011 folder, an ILSVRC2012 folder (train/, val/), or a wsolevaluation dataset folder')
@@ -127,6 +142,7 @@ def config_from_args(args)->TrainConfig:
     preset = args.preset or (base or {}).get('preset') or 'tiny'
     return get_config(preset, base=base, **o)
 
+@guarded('i2c-train', 'continue with --resume')
 def i2c_train(argv=None):
     "`i2c-train --preset tiny --out runs/tiny`: train and evaluate, print a summary table (also under torchrun)."
     args = train_parser().parse_args(argv)
@@ -134,7 +150,7 @@ def i2c_train(argv=None):
     try: cfg = config_from_args(args); check_data_given(cfg); started = init_distributed(cfg.device, cfg.dist_timeout_min, args.dist_backend)
     except ConfigError as e: fail('i2c-train', e)
     stops = ([StopAfterEpochs(args.stop_after)] if args.stop_after else []) + ([StopAfterSteps(args.stop_after_steps)] if args.stop_after_steps else [])
-    try: train(cfg, args.out or f'runs/{cfg.preset}', resume=args.resume, cbs=stops)
+    try: train(cfg, args.out or f'runs/{cfg.preset}', resume=args.resume, overwrite=args.overwrite, cbs=stops)
     except USER_ERRORS as e: fail('i2c-train', e)
     finally:
         if started and dist.is_initialized(): dist.destroy_process_group()
@@ -177,10 +193,14 @@ def _checkpoint_setup(prog:str, args, output:tuple)->tuple:
         ck = check_trained(load_checkpoint(args.checkpoint), args.checkpoint)
         cfg, data = checkpoint_data(ck, args.data, args.metadata, args.holdout, device=args.device, workers=args.workers,
                                     eval_batch=args.eval_batch, progress=False)
+        if data.n_classes != ck['n_classes']:
+            raise CheckpointError(f"{args.checkpoint}: its model has {ck['n_classes']} classes, the data {data.n_classes}")
+        if (part := partly_trained(ck)) and world_info()[0] == 0: print(f"{prog}: note: {args.checkpoint} is {part}", file=sys.stderr)
         data.to(run_device(cfg.device, world_info()[1]))
         return ck, cfg, data, model_from_checkpoint(ck, data.device)
     except USER_ERRORS as e: fail(prog, e)
 
+@guarded('i2c-test')
 def i2c_test(argv=None):
     "`i2c-test --checkpoint runs/x/sc_gc.pt [--data DIR]`: the full report of a trained model, without training."
     p = _eval_parser('i2c-test', "Evaluate a trained checkpoint on val and test (no training); prints a table, writes JSON.")
@@ -189,13 +209,13 @@ def i2c_test(argv=None):
                    "CPU with native bf16); the class maps and the metrics stay float32. Default: float32")
     args = p.parse_args(argv)
     started = _start('i2c-test', args)
-    ck, cfg, data, model = _checkpoint_setup('i2c-test', args, (args.json, '--json'))
+    ck, cfg, data, model = _checkpoint_setup('i2c-test', args, (args.json, '--json', 'file'))
     try:
         res = final_metrics(model, data, cfg, amp=args.amp)
         if world_info()[0] == 0:
             name = Path(args.checkpoint).stem
             rep = dict(preset=cfg.preset, checkpoint=str(args.checkpoint), stage=ck.get('stage'), device=str(data.device),
-                       dtype=dtype_path(data.device, args.amp), threads=torch.get_num_threads(),
+                       dtype=dtype_path(data.device, args.amp), threads=torch.get_num_threads(), partly_trained=partly_trained(ck),
                        world_size=world_info()[1], data=data_summary(data), threshold=THRESHOLD_NOTE,
                        results={ck.get('stage') or name: dict(method=ck.get('stage'), **res)})
             out = Path(args.json) if args.json else Path(args.checkpoint).parent/f'test_{name}.json'
@@ -207,6 +227,7 @@ def i2c_test(argv=None):
         if started and dist.is_initialized(): dist.destroy_process_group()
 
 # %% ../nbs/07e_cli.ipynb #a0f38114
+@guarded('i2c-cams')
 def i2c_cams(argv=None):
     "`i2c-cams --checkpoint PATH [--data DIR] --split test --out DIR [--cam gradcam]`: wsolevaluation score maps of a trained model."
     p = _eval_parser('i2c-cams', write_scoremaps.__doc__)
@@ -312,12 +333,17 @@ def _evaluate_parser()->argparse.ArgumentParser:
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 
+@guarded('i2c-evaluate')
 def i2c_evaluate(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
     "`i2c-evaluate --metadata DIR --scoremaps DIR [--val-metadata DIR --val-scoremaps DIR]`: print (and write) the numbers."
     a = _evaluate_parser().parse_args(argv)
     if a.metadata is None or a.scoremaps is None: fail('i2c-evaluate', '--metadata and --scoremaps are required')
     if (a.val_metadata is None) != (a.val_scoremaps is None): fail('i2c-evaluate', '--val-metadata and --val-scoremaps go together: give both or neither')
     if a.batch < 1 or (a.threads is not None and a.threads < 1): fail('i2c-evaluate', '--batch and --threads must be at least 1')
+    if not (math.isfinite(a.step) and 1e-4 <= a.step < 1): fail('i2c-evaluate', f'--step must be in [0.0001, 1) (at most 10,000 thresholds), got {a.step}')
+    try:
+        if a.json: check_writable(a.json, '--json', 'file')
+    except ConfigError as e: fail('i2c-evaluate', e)
     try:
         val = None if a.val_metadata is None else accumulate_folder(a.val_metadata, a.val_scoremaps, a.step, None, a.batch, a.threads, not a.quiet)
         test = accumulate_folder(a.metadata, a.scoremaps, a.step, a.masks, a.batch, a.threads, not a.quiet)
@@ -349,14 +375,18 @@ def _verify(root:Path, m:dict, seed:int, size:int)->bool:
     print('  files match the manifest:', ok, '' if exp is None else f'| matches the recorded build: {exp == m["sha256"]}')
     return ok and (exp is None or exp == m['sha256'])
 
+@guarded('i2c-data')
 def i2c_data(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
     "`i2c-data [--out DIR] [--verify]`: build the bundled benchmark (once) and print its summary."
     a = _data_parser().parse_args(argv)
+    if a.seed < 0: fail('i2c-data', f'--seed must be >= 0, got {a.seed}')
+    if not 32 <= a.size <= 512: fail('i2c-data', f'--size must be between 32 and 512 pixels (the objects are 28-px Fashion-MNIST items), got {a.size}')
     root = Path(a.out) if a.out else bundled_root(a.seed, a.size)
     if root.exists() and not root.is_dir(): fail('i2c-data', f'--out {root}: a file, not a folder')
     try:
         if not (root/'manifest.json').exists(): build_benchmark(root, seed=a.seed, size=a.size)
-        m = json.loads((root/'manifest.json').read_text())
+        try: m = json.loads((root/'manifest.json').read_text()); m['name'], m['counts'], m['sha256']
+        except (ValueError, KeyError, TypeError) as e: raise ValueError(f"{root/'manifest.json'}: damaged ({e}); delete {root} to build it again") from None
         print(f"{m['name']} at {root}\n  {m['size']}x{m['size']} RGB, {len(m['classes'])} classes, seed {m['seed']}")
         for s, n in m['counts'].items(): print(f'  {s:5s} {n:6,d} images')
         print(f"  sha256 {m['sha256']}")
@@ -367,6 +397,7 @@ def i2c_data(argv:list|None=None):   # command-line arguments (default: sys.argv
     except (OSError, ValueError) as e: fail('i2c-data', e)
     if not same: raise SystemExit(1)
 
+@guarded('i2c-check-metadata')
 def i2c_check_metadata(argv:list|None=None):   # command-line arguments (default: sys.argv[1:])
     "`i2c-check-metadata [--root DIR]`: read every wsolevaluation metadata split under a folder and print its counts."
     p = argparse.ArgumentParser(prog='i2c-check-metadata', description='Read every wsolevaluation metadata split under a folder (those '
@@ -374,6 +405,7 @@ def i2c_check_metadata(argv:list|None=None):   # command-line arguments (default
     p.add_argument('--root', default='../shared/data/wsol_metadata', help='folder searched for split folders (default: %(default)s)')
     a = p.parse_args(argv)
     if not Path(a.root).is_dir(): fail('i2c-check-metadata', f'no such folder: {a.root}')
+    if not find_splits(a.root): fail('i2c-check-metadata', f'{a.root}: no metadata split in it or below (a split folder holds image_ids.txt)')
     try: print(metadata_table(a.root))
     except DataFormatError as e: fail('i2c-check-metadata', e)
 

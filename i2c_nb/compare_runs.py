@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, json
 from .config import ConfigError, get_config, plain_value
-from .cli import fail, USER_ERRORS
+from .cli import fail, guarded, USER_ERRORS
 from .runner import (run_tag, make_task, check_records, run_tasks, machine_info, ResultsFile, pool_parser, parse_pool_args,
                            command_line)
 
@@ -84,6 +84,7 @@ def check_trials(methods, base:dict):
     for m in methods:
         for o in search_trials(m, base): get_config(base=dict(base, **plain_value(o)))
 
+@guarded('i2c-compare', 'the same command continues: finished runs are kept, an interrupted one resumes')
 def i2c_compare(argv=None):
     "`i2c-compare`: search, choose on val, train the seeds, write the results JSON (bad input: one line, exit status 2)."
     args, methods, base = parse_pool_args(compare_parser(), argv)

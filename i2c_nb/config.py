@@ -118,7 +118,8 @@ def _int(v)->bool: return isinstance(v, int) and not isinstance(v, bool)
 _RULES = [  # (setting, test, what it must be)
     *[(n, lambda v: _finite(v) and v >= 0, 'a finite number >= 0') for n in ('lambda1', 'lambda2', 'weight_decay', 'save_every_min')],
     *[(n, lambda v: _finite(v) and v > 0, 'a finite number > 0') for n in ('lr', 'warmup_lr', 'new_mult', 'bias_mult', 'dist_timeout_min')],
-    *[(n, lambda v: _finite(v) and 0 < v < 1, 'a number in (0, 1)') for n in ('delta', 'alpha', 'step')],
+    *[(n, lambda v: _finite(v) and 0 < v < 1, 'a number in (0, 1)') for n in ('delta', 'alpha')],
+    ('step', lambda v: _finite(v) and 1e-4 <= v < 1, 'a number in [0.0001, 1) (at most 10,000 thresholds)'),
     ('dropout', lambda v: _finite(v) and 0 <= v < 1, 'a number in [0, 1)'),
     ('has_drop', lambda v: _finite(v) and 0 <= v < 1, 'a number in [0, 1)'),
     ('cutmix_prob', lambda v: _finite(v) and 0 <= v <= 1, 'a number in [0, 1]'),
@@ -175,8 +176,16 @@ def check_config(cfg:TrainConfig):
         v = getattr(cfg, name)
         if not ok(v): raise ConfigError(f"{_option(name)} must be {what}, got {list(v) if isinstance(v, tuple) else v!r}")
     for m in cfg.methods:
-        try: parse_method(m)
+        try: base, i2c = parse_method(m)
         except ValueError as e: raise ConfigError(f"--method: {e}") from None
+        sc, gc = i2c in ('sc', 'sc+gc', 'gc-backprop'), i2c in ('gc', 'sc+gc', 'gc-backprop')
+        if sc and cfg.images_per_class < 2:   # settings that would make the method plain CAM under its name
+            raise ConfigError(f"--images-per-class {cfg.images_per_class} with --method {m}: SC compares the seeds of two images of a "
+                              "class in a batch, so it needs images_per_class >= 2 (with 1 its term is 0 in every batch)")
+        if sc and cfg.lambda1 == 0: raise ConfigError(f"--lambda1 0 with --method {m}: its SC term would be 0 (use a method without sc)")
+        for b, name, v in (('has', 'has_drop', cfg.has_drop), ('cutmix', 'cutmix_prob', cfg.cutmix_prob), ('adl', 'adl_rate', cfg.adl_rate)):
+            if base == b and v == 0: raise ConfigError(f"{_option(name)} 0 with --method {m}: {b} would never act (plain CAM under its name)")
+        if gc and cfg.lambda2 == 0: raise ConfigError(f"--lambda2 0 with --method {m}: its GC term would be 0 (use a method without gc)")
     if not cfg.in_memory and cfg.resize < cfg.crop:
         raise ConfigError(f"--resize ({cfg.resize}) must be >= --crop ({cfg.crop}): training crops a resized image")
     _check_device(cfg.device)

@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
-from .data import (DataFormatError, WSOLSplit, _bad, _text_lines, _parse_rows, _index_ids, _per_image, _check_boxes,
+from .data import (DataFormatError, WSOLSplit, _bad, unsafe_id, _text_lines, _parse_rows, _index_ids, _per_image, _check_boxes,
                          read_wsol_metadata, write_wsol_metadata)
 
 # %% ../nbs/00c_datasets.ipynb #00dcbba5
@@ -41,6 +41,8 @@ def read_cub(root,               # the CUB_200_2011 folder (images.txt, ..., ima
     if split not in ('train', 'test', 'all'): raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     root = Path(root); fi = root/'images.txt'
     ids = _parse_rows(fi, 'id,path', str, sep=None)
+    for r in ids:
+        if (why := unsafe_id(r[2][0])): raise _bad(fi, why, r[0], r[2][0])
     index, per = _index_ids(fi, ids), {}
     for f, fields, what, conv in (('image_class_labels.txt', 'id,label', 'label', int), ('train_test_split.txt', 'id,is_train', 'is_train flag', int),
                                   ('bounding_boxes.txt', 'id,x,y,w,h', 'box', float)):

@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 import torch.distributed as dist
 from torch import Tensor
-from .data import atomic_file
+from .data import atomic_file, DataFormatError
 from .cam import class_maps
 from .eval import wsoleval_maps, masks_to_length, resize_boxes, scoremap_boxes, box_iou
 from .fast_eval import BoxAccumulator, LocAccumulator, boxacc_at_val_threshold, paper_protocol_counts, default_threads
-from .config import TrainConfig
+from .config import TrainConfig, ConfigError
 from .pipeline import Data
 
 # %% auto #0
 __all__ = ['world_info', 'collective_device', 'all_reduce_sum', 'cpu_bf16', 'uses_bf16', 'autocast', 'dtype_path', 'eval_threads',
-           'state_fingerprint', 'ranks_in_sync', 'SplitMetrics', 'evaluate', 'paper_localization', 'final_metrics',
-           'relative_sizes', 'map_box_stats', 'size_columns', 'size_study', 'write_scoremaps']
+           'state_fingerprint', 'ranks_in_sync', 'on_rank0', 'SplitMetrics', 'evaluate', 'paper_localization',
+           'final_metrics', 'relative_sizes', 'map_box_stats', 'size_columns', 'size_study', 'write_scoremaps']
 
 # %% ../nbs/07c_inference.ipynb #f8bb008a
 def world_info()->tuple:
@@ -80,6 +80,16 @@ def ranks_in_sync(*modules:nn.Module)->bool:
     dist.all_reduce(hi, op=dist.ReduceOp.MAX); dist.all_reduce(lo, op=dist.ReduceOp.MIN)
     return bool(torch.equal(hi, lo))
 
+def on_rank0(fn):
+    "`fn()` on rank 0; under torch.distributed every rank raises if it failed there (rank 0 with its own message)."
+    err = None
+    if world_info()[0] == 0:
+        try: fn()
+        except ConfigError as e: err = e
+    if world_info()[1] > 1 and all_reduce_sum(np.array([err is not None]))[0]:
+        raise err or ConfigError('rank 0 could not take --out (its message says why)')
+    if err: raise err
+
 
 # %% ../nbs/07c_inference.ipynb #e2fa71dd
 class SplitMetrics:
@@ -132,8 +142,11 @@ def evaluate(model:nn.Module, data:Data, split:str, cfg:TrainConfig, paper:bool=
              amp:bool=False)->tuple:  # the forward pass under bf16 autocast (`autocast`); the maps and metrics stay float32
     "`(metrics, SplitMetrics)` of `model` on `split`, every rank its share, counts summed over the ranks."
     rank, world = world_info()
+    sp = data.splits[split]
+    if sp.weak: raise DataFormatError(f"the {split} split ({sp.name}) has image-level labels only, no boxes: it cannot be evaluated "
+                                      "for localization (give a split with boxes, e.g. wsolevaluation's metadata)")
     was = model.training; model.eval()
-    sm, sp, pending = SplitMetrics(cfg.step, paper, eval_threads()), data.splits[split], deque()
+    sm, pending = SplitMetrics(cfg.step, paper, eval_threads()), deque()
     with_masks = paper and sp.mask_root is not None                  # the final evaluation: PxAP on the split's masks
     with ThreadPoolExecutor(1) as pool:
         for x, y, idx in data.eval_batches(split, rank, world):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07d_report.ipynb #63d9648f
 from __future__ import annotations
-import dataclasses, json, os
+import dataclasses, json, os, shutil, socket, time
 from pathlib import Path
 import numpy as np, torch
 from .cam import class_maps, localization_maps, PAPER_MAPS
@@ -17,9 +17,10 @@ from .pipeline import Data
 from .eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH, wsoleval_maps
 
 # %% auto #0
-__all__ = ['THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'save_figure', 'check_writable', 'RunLog', 'code_version', 'data_summary',
-           'make_report', 'summary_table', 'plot_results', 'CheckpointError', 'stage_file', 'save_checkpoint',
-           'load_checkpoint', 'check_trained', 'config_from_checkpoint', 'checkpoint_method', 'model_from_checkpoint',
+__all__ = ['RUN_FILES', 'THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'save_figure', 'check_writable', 'run_files', 'check_run_folder',
+           'clear_run', 'RunLock', 'take_run_folder', 'RunLog', 'code_version', 'data_summary', 'make_report',
+           'summary_table', 'plot_results', 'CheckpointError', 'stage_file', 'save_checkpoint', 'load_checkpoint',
+           'check_trained', 'config_from_checkpoint', 'checkpoint_method', 'model_from_checkpoint', 'partly_trained',
            'write_figure']
 
 # %% ../nbs/07d_report.ipynb #a0755cec
@@ -29,15 +30,84 @@ def save_figure(fig, path, **kw)->Path:
     return Path(path)
 
 # %% ../nbs/07d_report.ipynb #88297873
-def check_writable(path, option:str='--out'):
+def check_writable(path, option:str='--out',
+                   kind:str='folder'):  # what `path` is to be: a 'folder' (an existing file is refused) or a 'file' (an existing folder is)
     "ConfigError unless `path` is, or can be created as, a folder (or file) in a writable folder."
     p = Path(path).absolute()
     q = p
     while not q.exists() and q != q.parent: q = q.parent
+    if q == p and kind == 'folder' and not p.is_dir(): raise ConfigError(f"{option} {path}: is a file, not a folder")
+    if q == p and kind == 'file' and p.is_dir(): raise ConfigError(f"{option} {path}: is a folder; give a file name")
     if q == p and p.is_dir() and not os.access(p, os.W_OK): raise ConfigError(f"{option} {path}: this folder is not writable")
     if q != p and not q.is_dir(): raise ConfigError(f"{option} {path}: {q} is a file, not a folder")
     if q != p and not os.access(q, os.W_OK | os.X_OK): raise ConfigError(f"{option} {path}: cannot create it ({q} is not writable)")
     return p
+
+# %% ../nbs/07d_report.ipynb #f656db42
+RUN_FILES = ('checkpoint.pt', 'metrics.jsonl', 'report.json', 'results.png', 'tensorboard')
+
+def run_files(out)->list:
+    "What a run wrote in `out`: checkpoint.pt, the stage files (`*.pt`), metrics.jsonl, report.json, results.png, tensorboard/."
+    out = Path(out)
+    return sorted(p for p in out.iterdir() if p.name in RUN_FILES or p.suffix == '.pt') if out.is_dir() else []
+
+def check_run_folder(out, resume:bool=False, overwrite:bool=False):
+    "ConfigError when `out` holds a run and neither `resume` (continue it) nor `overwrite` (start afresh) says what to do with it."
+    if resume and overwrite: raise ConfigError("--resume and --overwrite exclude each other: continue the run in --out, or start it afresh")
+    RunLock(out).check()
+    if (found := run_files(out)) and not (resume or overwrite):
+        names = ', '.join(p.name for p in found[:4]) + (', ...' if len(found) > 4 else '')
+        raise ConfigError(f"--out {out} holds a run already ({names}): continue it with --resume, start afresh with --overwrite "
+                          "(its files are removed first), or choose another --out")
+
+def clear_run(out, overwrite:bool=False):
+    "Remove what `atomic_file` left half-written in `out` (a writer killed mid-save); with `overwrite`, the old run's files too."
+    out = Path(out)
+    for p in out.glob('.*.tmp'): p.unlink(missing_ok=True)
+    for p in (run_files(out) if overwrite else []):
+        if p.is_dir(): shutil.rmtree(p)
+        else: p.unlink(missing_ok=True)
+
+class RunLock:
+    "`<out>/.lock`: the pid, host and start of the run writing `out`, created atomically; a lock left by a dead process of this host is taken over."
+    def __init__(self, out): self.path, self.held = Path(out)/'.lock', False
+    def holder(self)->dict|None:
+        try: return json.loads(self.path.read_text())
+        except (OSError, ValueError): return None
+    def stale(self, h:dict|None)->bool:
+        "Is `h` a process of this host that no longer runs?"
+        if not isinstance(h, dict) or h.get('host') != socket.gethostname(): return False
+        try: os.kill(int(h['pid']), 0)
+        except ProcessLookupError: return True
+        except (OSError, ValueError, TypeError, KeyError): return False
+        return False
+    def check(self, ours:bool=True):   # ours: a lock of this very process is no obstacle (the run checking its own folder)
+        "ConfigError naming the holder when a live process (or one of another host) holds the lock."
+        if not self.path.exists() or self.held: return
+        h = self.holder()
+        if self.stale(h) or (ours and isinstance(h, dict) and (h.get('pid'), h.get('host')) == (os.getpid(), socket.gethostname())): return   # dead, or us
+        who = f"pid {h.get('pid')} on {h.get('host')} since {h.get('since')}" if isinstance(h, dict) else 'a run starting now'
+        raise ConfigError(f"--out {self.path.parent}: another run is writing this folder ({who}); wait for it, or choose another "
+                          f"--out (delete {self.path.name} there only if that run is gone)")
+    def acquire(self):
+        for _ in range(3):
+            try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self.check(ours=False); self.path.unlink(missing_ok=True); continue      # not raised: a stale lock, taken over
+            with os.fdopen(fd, 'w') as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), since=time.strftime('%Y-%m-%d %H:%M:%S')), f)
+            self.held = True
+            return self
+        raise ConfigError(f"--out {self.path.parent}: could not take {self.path.name}")
+    def release(self):
+        if self.held: self.path.unlink(missing_ok=True); self.held = False
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *exc): self.release()
+
+def take_run_folder(out:Path, lock:RunLock, resume:bool=False, overwrite:bool=False):
+    "Create `out`, hold its lock, look again (a run may have finished there meanwhile), clear half-written files (and the old run)."
+    out.mkdir(parents=True, exist_ok=True); lock.acquire()
+    check_run_folder(out, resume, overwrite); clear_run(out, overwrite)
+
 
 # %% ../nbs/07d_report.ipynb #3192aa5d
 class RunLog:
@@ -194,8 +264,13 @@ def stage_file(name:str)->str:
     return name.replace('+', '_') + '.pt'
 
 def save_checkpoint(state:dict, path)->Path:
-    "Write `state` with `torch.save`, atomically (`atomic_file`)."
-    with atomic_file(path) as f: torch.save(state, f)
+    "Write `state` with `torch.save`, atomically (`atomic_file`); a failed write (a full disk) is a CheckpointError, the old file untouched."
+    try:
+        with atomic_file(path) as f: torch.save(state, f)
+    except (RuntimeError, OSError) as e:
+        why = getattr(e, 'strerror', None) or str(e).splitlines()[0][:160]
+        raise CheckpointError(f"{path}: could not be written ({why}); is the disk full? The previous checkpoint is intact: "
+                              "free some space and continue with --resume") from None
     return Path(path)
 
 def load_checkpoint(path)->dict:
@@ -209,9 +284,18 @@ def load_checkpoint(path)->dict:
         raise CheckpointError(f"{path}: not a readable checkpoint ({why})") from None
 
 def check_trained(ck:dict, path)->dict:
-    "`ck` if it is a checkpoint of this loop (a model, its config and classes), else CheckpointError naming `path`."
+    "`ck` if it is a checkpoint of this loop (a model, its config, classes and normalisation, that fit together), else CheckpointError naming `path`."
     if not isinstance(ck, dict) or not {'model', 'config', 'n_classes'} <= set(ck):
         raise CheckpointError(f"{path}: not an i2c_nb training checkpoint (no model, config and n_classes)")
+    if missing := [k for k in ('mean', 'std') if k not in ck]:
+        raise CheckpointError(f"{path}: the checkpoint has no {' and '.join(missing)} (the input normalisation its model was trained with)")
+    unknown = sorted(set(current_settings(ck['config'])) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown: raise CheckpointError(f"{path}: its config has settings this version of i2c_nb does not know ({', '.join(unknown)}): "
+                                      "written by another version?")
+    try: model_from_checkpoint(ck)
+    except ConfigError as e: raise CheckpointError(f"{path}: its config is not valid here ({e})") from None
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: its weights do not fit its own network ({str(e).splitlines()[0][:200]})") from None
     return ck
 
 def config_from_checkpoint(ck:dict, **overrides)->TrainConfig:
@@ -230,6 +314,15 @@ def model_from_checkpoint(ck:dict, device='cpu')->WSOLNet:
                     baseline=parse_method(checkpoint_method(ck))[0])
     m.load_state_dict(ck['model'])
     return m.to(device).eval()
+
+# %% ../nbs/07d_report.ipynb #179dd09f
+def partly_trained(ck:dict)->str|None:
+    "How far a checkpoint saved before its stage ended got (mid-epoch, or before the stage's last epoch); None for a finished stage."
+    if 'epoch' not in ck or 'stage_index' not in ck: return None
+    st = config_from_checkpoint(ck).stages()[ck['stage_index']]
+    if ck['epoch'] >= st.epochs and not ck.get('batch'): return None
+    return (f"partly trained: stage {st.name} after {ck['epoch']} of its {st.epochs} epoch(s)" +
+            (f" and {ck['batch']} batch(es) of the next" if ck.get('batch') else '') + ", not the stage's result")
 
 # %% ../nbs/07d_report.ipynb #0ee4188f
 def write_figure(out:Path,       # the run folder: the stages' final checkpoints are read from it, results.png written to it

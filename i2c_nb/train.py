@@ -18,9 +18,10 @@ from .heads import load_weights
 from .weights import resolve_weights
 from .config import TrainConfig, Stage, plain_value, resolve_device, build_model, build_objective, build_optimizer, current_settings
 from .pipeline import Data, seed_of, batch_plan, plan_text
-from .inference import evaluate, final_metrics, world_info, autocast, dtype_path, ranks_in_sync
+from .inference import evaluate, final_metrics, world_info, autocast, dtype_path, ranks_in_sync, on_rank0
 from .report import (RunLog, make_report, summary_table, write_figure, write_json, data_summary, check_writable, CheckpointError,
-                           save_checkpoint, load_checkpoint, check_trained, config_from_checkpoint, model_from_checkpoint, stage_file)
+                           save_checkpoint, load_checkpoint, check_trained, config_from_checkpoint, model_from_checkpoint, stage_file,
+                           check_run_folder, clear_run, RunLock, take_run_folder)
 
 # %% auto #0
 __all__ = ['PARTS', 'RUNTIME_KEYS', 'CancelFitException', 'Callback', 'run_cbs', 'with_cbs', 'Learner', 'stage_key', 'MethodCB',
@@ -416,23 +417,31 @@ def run_callbacks(cfg:TrainConfig, out:Path, ck:dict|None=None, t_start:float|No
 def train(cfg:TrainConfig,         # the run
           out,                     # output folder (created once the data has been read)
           resume:bool=False,       # continue from <out>/checkpoint.pt when it exists
+          overwrite:bool=False,    # start afresh in a folder that holds a run, removing its files first
           data:Data|None=None,     # prepared data (default: `Data(cfg)`, which checks the data folder first)
           cbs=())->dict|None:      # more callbacks (`StopAfterSteps`, `KeepModel`, ...)
     "Run the stages of `cfg`; write checkpoints, metrics.jsonl, report.json, results.png on rank 0; the report (rank 0) or None."
     t_start, (rank, world), out = time.time(), world_info(), Path(out)
-    check_writable(out)
+    check_writable(out); check_run_folder(out, resume, overwrite)
     device = run_device(cfg.device, world)
     ck = resume_state(out, cfg, world) if resume else None
     init = check_trained(load_checkpoint(cfg.init), cfg.init) if cfg.init else None
     weights = resolve_weights(cfg.backbone, cfg.weights) if _needs_weights(cfg, ck) else None   # before any data is read
     own_data = data is None
     data = Data(cfg, device=device) if own_data else data.to(device)
+    lock, created = RunLock(out), not out.exists()
     try:
         if init is not None: check_init(init, cfg.init, cfg, data.n_classes)
-        out.mkdir(parents=True, exist_ok=True)
+        on_rank0(lambda: take_run_folder(out, lock, resume, overwrite))
         if resume and ck is None and rank == 0: print(f"no checkpoint in {out}: starting from the beginning")
         learn = Learner(cfg, data, run_callbacks(cfg, out, ck, t_start) + list(cbs), out, weights, init)
         learn.fit()
         return learn.report
+    except BaseException:
+        if lock.held and not (out/'checkpoint.pt').exists(): clear_run(out, overwrite=True)   # no checkpoint yet: nothing to resume
+        raise
     finally:
         if own_data: data.close()
+        lock.release()
+        if created and out.is_dir() and not any(out.iterdir()): out.rmdir()
+
