@@ -28,7 +28,7 @@ def ablation_tasks(seeds, sens_seeds, methods=TABLE4, grid:dict|None=None, base:
     def add(seed, method, overrides, warmup=False):
         t = make_task(seed, method, overrides, warmup)
         if (t['seed'], t['tag']) not in seen: seen.add((t['seed'], t['tag'])); tasks.append(t)
-    for s in dict.fromkeys([*seeds, *sens_seeds]): add(s, 'plain', {}, warmup=True)
+    for s in dict.fromkeys([*seeds, *(sens_seeds if grid else [])]): add(s, 'plain', {}, warmup=True)   # no grid: no sensitivity seeds
     for s in seeds:
         for m in methods:
             if m != 'plain': add(s, m, {})

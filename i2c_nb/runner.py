@@ -4,7 +4,7 @@
 
 # %% ../nbs/07f_runner.ipynb #4544b823
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, os, platform, sys, time
+import argparse, contextlib, dataclasses, json, os, platform, signal, sys, time
 import multiprocessing as mp
 from concurrent.futures import Future, ProcessPoolExecutor, FIRST_COMPLETED, wait
 from pathlib import Path
@@ -134,6 +134,7 @@ def run_task(task:dict, base:dict, runs)->dict:
 def set_threads(threads:int):
     "Run this process's torch, OpenCV and evaluator (`I2C_EVAL_THREADS`) on `threads` threads: the first thing a pool process does."
     torch.set_num_threads(threads); cv2.setNumThreads(threads); os.environ['I2C_EVAL_THREADS'] = str(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the command's to handle: it ends the pool's processes itself
 
 def machine_info(jobs:int, threads:int)->dict:
     "Where a results file was made: platform, CPUs, runs at a time and threads per run, torch and Python versions."
@@ -165,8 +166,9 @@ def run_tasks(tasks:list, base:dict, runs, jobs:int=2, threads:int=1,
                 if rec.get('failed') and t['warmup']: raise ConfigError(f"the warm-up of seed {t['seed']} failed: {rec['failed']}")
                 if t['warmup']:
                     for w in [w for w in waiting if w['seed'] == t['seed']]: pending[submit(w)] = w; waiting.remove(w)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True); raise
+    except BaseException:                  # a failed warm-up, a bad run folder, Ctrl-C: end the running tasks now (they resume next time)
+        for p in list((getattr(pool, '_processes', None) or {}).values()): p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True); raise
     pool.shutdown()
     return records
 

@@ -72,3 +72,24 @@ def test_a_failed_start_leaves_nothing(tmp_path):
     r = cli(*RUN, '--init', bad, '--out', out, check=False)
     one_line_error(r, 'bad.pt')
     assert not (tmp_path/'new').exists()
+
+
+ABLATE = {"preset": "tiny", "subset": 100, "warmup_epochs": 1, "epochs": 1, "progress": False}
+
+
+def test_ablate_meets_a_run_of_other_settings_and_ctrl_c(tmp_path):
+    (tmp_path/'c.json').write_text(json.dumps(ABLATE))
+    cli('--config', tmp_path/'c.json', '--lr', '0.5', '--stop-after', '1', '--out', tmp_path/'R'/'seed0'/'plain')
+    args = ['--config', tmp_path/'c.json', '--seeds', '0', '--methods', 'sc', '--no-grid', '--jobs', '2', '--out', tmp_path/'o.json']
+    r = cli(*args, '--runs', tmp_path/'R', cmd='i2c-ablate', check=False)
+    one_line_error(r, 'R/seed0/plain: --resume with different settings than the checkpoint (lr: 0.5 -> ')
+    p = subprocess.Popen([sys.executable, '-c', 'from i2c_nb.ablate_runs import i2c_ablate; i2c_ablate()', *map(str, args),
+                          '--runs', str(tmp_path/'R2')], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    wait_for(tmp_path/'R2'/'seed0'/'plain'/'record.json', p)    # the warm-up done, the branch running
+    p.send_signal(signal.SIGINT)
+    o, e = p.communicate(timeout=120)
+    assert p.returncode == 130 and 'Traceback' not in e, (o, e)
+    assert e.strip().splitlines() == ['i2c-ablate: interrupted; the same command continues: finished runs are kept, an interrupted one resumes']
+    assert sorted(d.name for d in (tmp_path/'R2').iterdir()) == ['seed0']             # --seeds 0 --no-grid: seed 0 alone
+    r = cli(*args, '--runs', tmp_path/'R2', cmd='i2c-ablate')                          # the same command finishes the table
+    assert 'seed 0 plain' in r.stdout and 'read back' in r.stdout and 'seed 0 sc:' in r.stdout
