@@ -194,15 +194,16 @@ def bundled_root(seed:int=0, size:int=64) -> Path:
     return base/f'fashion-wsol-v{GENERATOR_VERSION}-s{seed}-{size}px'
 
 def _stale(root:Path, seed:int, size:int) -> bool:
-    "A build whose manifest disagrees with the recorded default build (an older recipe left in the cache)."
-    m = json.loads((root/'manifest.json').read_text())
+    "A build whose manifest disagrees with the recorded default build (an older recipe left in the cache), or is damaged."
+    try: m = json.loads((root/'manifest.json').read_text()); m.get('sha256')
+    except (ValueError, OSError, AttributeError): return True       # a damaged manifest: build it again
     return (seed, size) == (0, 64) and m.get('sha256') != expected_manifest()['sha256']
 
 def ensure_bundled(seed:int=0, size:int=64, progress:bool=True) -> Path:
     "Build the bundled benchmark into `bundled_root()` unless it is already there (and current); returns the folder."
     root = bundled_root(seed, size)
     if (root/'manifest.json').exists() and _stale(root, seed, size):
-        if progress: print(f'{root} holds a stale build: rebuilding it')
+        if progress: print(f'{root} holds a stale or damaged build: rebuilding it')
         shutil.rmtree(root)
     if not (root/'manifest.json').exists():
         if progress: print(f'building the bundled benchmark into {root} (once, about 20 s) ...')

@@ -11,6 +11,7 @@ from i2c_nb.cli import COMMANDS
 from i2c_nb.ablate_runs import i2c_ablate
 from i2c_nb.compare_runs import i2c_compare
 from i2c_nb.benchmark import bundled_root, bundled_split
+from i2c_nb.datasets import make_cub_folder
 
 RUNNERS = dict(COMMANDS, ablate=i2c_ablate, compare=i2c_compare)
 TRAIN_FAST = '--preset tiny --subset 100 --warmup-epochs 1 --epochs 1 --no-progress --threads 2'
@@ -72,6 +73,10 @@ def fx(tmp_path_factory):
     write_splits(b/'meta_size', ids, sizes=[f'{i},1,1' if n == 0 else f'{i},64,64' for n, i in enumerate(ids)])
     write_splits(b/'meta_box', ids, boxes=[f'{i},1,2,3' for i in ids])
     write_splits(b/'meta_big', ids, sizes=[f'{i},96,96' for i in ids])     # the files are 64x64
+    cub = make_cub_folder(b/'CUB', n_classes=3, train_per_class=4, test_per_class=2)
+    shutil.copytree(cub, b/'CUB_dotdot')
+    lines = (cub/'images.txt').read_text().splitlines(); lines[1] = lines[1].split()[0] + ' ../../outside.jpg'
+    (b/'CUB_dotdot'/'images.txt').write_text('\n'.join(lines) + '\n')
     maps = b/'maps'
     for i in ids:
         p = maps/(i + '.npy'); p.parent.mkdir(parents=True, exist_ok=True)
@@ -233,6 +238,10 @@ PROBES = [
     ('test', '--checkpoint {b}/run/sc_gc.pt --data {r} --metadata {b}/meta_abs --json {w}/t.json', 2, 'not absolute'),
     ('train', '--data {r} --metadata {b}/meta_dotdot --out {w}/r', 2, "no '..' part"),
     ('train', '--data {r} --metadata {b}/meta_big --out {w}/r', 2, 'its metadata says 96x96'),
+    ('test', '--checkpoint {b}/run/sc_gc.pt --data {b}/CUB --holdout 1 --json {w}/t.json', 2, 'its model has 10 classes, the data 3'),
+    ('cams', '--checkpoint {b}/run/sc_gc.pt --data {b}/CUB --holdout 1 --out {w}/m', 2, 'its model has 10 classes, the data 3'),
+    ('train', '--preset cub-resnet50 --weights none --data {b}/CUB_dotdot --holdout 1 --out {w}/r', 2, "images.txt line 2: an image id must stay inside"),
+    ('cams', '--checkpoint {b}/run/sc_gc.pt --data {b}/CUB_dotdot --holdout 1 --out {w}/m', 2, "images.txt line 2: an image id must stay inside"),
     ('test', '--checkpoint {b}/run/sc_gc.pt --eval-batch 0 --json {w}/t.json', 2, '--eval-batch'),
     ('test', '--checkpoint {b}/run/sc_gc.pt --workers -1 --json {w}/t.json', 2, 'workers'),
     ('test', '--checkpoint {b}/run/sc_gc.pt --device bogus --json {w}/t.json', 2, 'device'),
