@@ -4,22 +4,21 @@
 
 # %% ../nbs/09_explore.ipynb #e9c3c22c
 from __future__ import annotations
-import io, tempfile
+import io
 from pathlib import Path
 import numpy as np, torch
 import ipywidgets as W
-from .benchmark import bundled_split
+from .benchmark import bundled_split, sources_dir
 from .loaders import show_image
 from .cam import class_maps, normalize_maps
 from .seeds import sample_seeds, gather_seeds, seed_xy, object_region
 from .eval import scoremap_boxes, box_iou, resize_boxes, wsoleval_maps
-from .config import get_config
 from .pipeline import Data
-from .train import train, load_checkpoint, check_trained, model_from_checkpoint, config_from_checkpoint, stage_file
+from .train import load_checkpoint, check_trained, model_from_checkpoint, config_from_checkpoint, stage_file
 
 # %% auto #0
-__all__ = ['RUN_FOLDERS', 'STAGES', 'find_run', 'short_run', 'explorer_models', 'inspect_image', 'draw_panels', 'snapshot_bundle',
-           'Explorer', 'pair_state', 'draw_pair', 'PairView']
+__all__ = ['RUN_FOLDERS', 'STAGES', 'find_run', 'committed_models', 'explorer_models', 'inspect_image', 'draw_panels',
+           'snapshot_bundle', 'Explorer', 'pair_state', 'draw_pair', 'PairView']
 
 # %% ../nbs/09_explore.ipynb #26de57c5
 RUN_FOLDERS = ('runs/tiny', '../runs/tiny')      # the quick start's output, from the repository root or from nbs/
@@ -29,21 +28,19 @@ def find_run(folders=RUN_FOLDERS)->Path|None:
     "The first folder holding a finished plain and I2C branch, or None."
     return next((Path(f) for f in folders if all((Path(f)/stage_file(s)).is_file() for s in STAGES.values())), None)
 
-def short_run(out)->Path:
-    "A stand-in for the tiny run: 400 training images, 1 warm-up and 1 branch epoch (seconds on a CPU)."
-    import contextlib
-    cfg = get_config('tiny', subset=400, warmup_epochs=1, epochs=1, images_per_class=2, progress=False)
-    with contextlib.redirect_stdout(io.StringIO()): train(cfg, out)
-    return Path(out)
+def committed_models()->Path:
+    "The course's copy of the quick start's plain and I2C models (`data/explore`, written by `scripts/explore_models.py`)."
+    return sources_dir()/'explore'
 
-def explorer_models(folders=RUN_FOLDERS, stand_in=None, verbose:bool=True)->tuple:
-    "`(models {'plain','I2C'}, thresholds {name: val tau}, data with the test split, run folder)`; trains a stand-in when no run is found."
+def explorer_models(folders=RUN_FOLDERS, verbose:bool=True)->tuple:
+    "`(models {'plain','I2C'}, thresholds {name: val tau}, data with the test split, run folder)`: your tiny run, else the committed one."
     run = find_run(folders)
     if run is None:
-        run = Path(stand_in or tempfile.mkdtemp(prefix='i2c-explore-'))
-        if verbose: print(f"no finished tiny run in {', '.join(folders)}: training a short stand-in in {run} (seconds; run "
-                          "`i2c-train --preset tiny` from the repository root for the real models)")
-        short_run(run)
+        run = committed_models()
+        if verbose:
+            code = load_checkpoint(run/stage_file('plain')).get('code', {})
+            print(f"no finished tiny run in {', '.join(folders)}: the course's copy of it (data/explore, trained with "
+                  f"`i2c-train --preset tiny` at commit {str(code.get('commit'))[:7]})")
     cks = {n: check_trained(load_checkpoint(run/stage_file(s)), run/stage_file(s)) for n, s in STAGES.items()}
     models = {n: model_from_checkpoint(ck) for n, ck in cks.items()}
     taus = {n: float(ck['results'][STAGES[n]]['test_at_val']['threshold']['V1']['50']) for n, ck in cks.items()}

@@ -10,9 +10,9 @@ from torch import Tensor
 from .runner import METRICS, metric, runs_of, mean_std, run_tag, run_dir, repo_runs
 
 # %% auto #0
-__all__ = ['PAPER_TABLE1', 'GRADCAM_METHODS', 'chosen_runs', 'table1', 'table1_markdown', 'search_markdown', 'paper_markdown',
-           'plot_table1', 'run_model', 'method_models', 'draw_method_maps', 'gradcam_comparison', 'gradcam_markdown',
-           'draw_gradcam_maps', 'background_weights', 'background_channels', 'background_markdown']
+__all__ = ['SHORT', 'PAPER_TABLE1', 'GRADCAM_METHODS', 'chosen_runs', 'table1', 'table1_markdown', 'search_markdown',
+           'paper_markdown', 'plot_table1', 'run_model', 'method_models', 'draw_method_maps', 'gradcam_comparison',
+           'gradcam_markdown', 'draw_gradcam_maps', 'background_weights', 'background_channels', 'background_markdown']
 
 # %% ../nbs/10_methods.ipynb #da47f90c
 def chosen_runs(res:dict, method:str)->dict:
@@ -30,14 +30,20 @@ def table1(res:dict)->list:
                          paired={k: mean_std([metric(rs[s], k) - metric(cam[s], k) for s in both]) for k in METRICS}))
     return rows
 
+SHORT = {'Cls top-1': 'Cls top-1', 'GT-known Loc': 'GT-known', 'Top-1 Loc': 'Top-1 Loc', 'MaxBoxAcc': 'MaxBoxAcc',
+         'MaxBoxAccV2': 'MaxBoxAccV2', 'PxAP': 'PxAP'}
+
 def table1_markdown(rows:list)->str:
-    "Markdown: mean ± std over the seeds, and the paired difference to CAM in MaxBoxAcc and PxAP."
-    out = ['| method (chosen setting) | seeds | ' + ' | '.join(METRICS) + ' | Δ MaxBoxAcc vs CAM | Δ PxAP vs CAM |',
-           '|' + '---|' * (len(METRICS) + 4)]
+    "Markdown: mean ± std over the seeds, the paired difference to CAM in MaxBoxAcc and PxAP; the seeds and chosen settings below it."
+    out = ['| method | ' + ' | '.join(SHORT.get(k, k) for k in METRICS) + ' | Δ MaxBoxAcc vs CAM | Δ PxAP vs CAM |',
+           '|' + '---|' * (len(METRICS) + 3)]
     pm = lambda m, s, sign='': f"{m:{sign}.1f}" + ('' if np.isnan(s) else f" ± {s:.1f}")
     for r in rows:
         d = '— | —' if r['method'] == 'plain' else ' | '.join(pm(*r['paired'][k], '+') for k in ('MaxBoxAcc', 'PxAP'))
-        out.append(f"| {r['label']} (`{r['tag']}`) | {len(r['seeds'])} | " + ' | '.join(pm(*r['stats'][k]) for k in METRICS) + f" | {d} |")
+        out.append(f"| {r['label']} | " + ' | '.join(pm(*r['stats'][k]) for k in METRICS) + f" | {d} |")
+    seeds = sorted({len(r['seeds']) for r in rows})
+    out += ['', f"Mean ± std over {' or '.join(map(str, seeds))} seeds per method; the settings chosen on val: " +
+            ', '.join(f"{r['label']} `{r['tag']}`" for r in rows) + '.']
     return '\n'.join(out)
 
 # %% ../nbs/10_methods.ipynb #725c7c0a

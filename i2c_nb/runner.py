@@ -253,8 +253,10 @@ def parse_pool_args(parser:argparse.ArgumentParser, argv=None)->tuple:
     except ConfigError as e: fail(parser.prog, e)
 
 def command_line(prog:str, argv=None)->str:
-    "The command as typed: `prog` and its arguments (`argv`, default the process's own)."
-    return ' '.join([prog, *(argv if argv is not None else sys.argv[1:])])
+    "The command as typed: `prog` and its arguments (`argv`, default the process's own), paths inside the repository relative to it."
+    root = str(repo_dir())
+    rel = lambda a: os.path.relpath(a, root) if os.path.isabs(a) and (a == root or a.startswith(root + os.sep)) else a
+    return ' '.join([prog, *(rel(str(a)) for a in (argv if argv is not None else sys.argv[1:]))])
 
 # %% ../nbs/07f_runner.ipynb #1c62b9aa
 def repo_dir(start=None)->Path:
