@@ -30,7 +30,7 @@ lib = cfg['lib_name']
 # package as i2c_nb/_bundled so that a non-editable install finds them too.
 packages = setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}._bundled']
 package_dir = {f'{lib}._bundled': 'data'}
-package_data = {f'{lib}._bundled': ['*.npz', '*.md', '*.json', '*.txt', 'photos/*.jpg', 'photos/metadata/test/*.txt']}
+package_data = {f'{lib}._bundled': ['*.npz', '*.md', '*.json', '*.txt', 'photos/*.jpg', 'photos/metadata/test/*.txt', 'explore/*.pt']}
 
 setuptools.setup(
     name = lib,

@@ -3,7 +3,7 @@
 
 `#| slow`, `#| gpu` and `#| eval: false` cells are skipped, as nbdev_test skips them. Nothing is written back to the notebooks,
 unless `--write`: then each notebook that ran without error gets the outputs of this run (a skipped cell keeps the outputs
-it had); run `nbdev_clean` afterwards. `--slow` runs the `#| slow` cells too.
+it had) and the saved state of the widgets its outputs display (what a trusted notebook shows); run `nbdev_clean` afterwards. `--slow` runs the `#| slow` cells too.
 The kernel is this interpreter (a kernelspec made for the run), whatever kernels the machine has installed.
 Exit status 1 if any cell of any notebook fails; the failing cell and the end of its traceback are printed.
 
@@ -27,6 +27,23 @@ def kernel_home() -> str:
     return str(d)
 
 
+VIEW, STATE = 'application/vnd.jupyter.widget-view+json', 'application/vnd.jupyter.widget-state+json'
+
+
+def prune_widget_state(nb):
+    "Keep the saved widget state of the widgets the outputs display (and the models they refer to), none of the others."
+    state = nb.metadata.get('widgets', {}).get(STATE, {}).get('state')
+    if not state: return
+    todo = [o['data'][VIEW]['model_id'] for c in nb.cells for o in c.get('outputs', []) if VIEW in o.get('data', {})]
+    keep = set()
+    while todo:
+        m = todo.pop()
+        if m in keep or m not in state: continue
+        keep.add(m)
+        todo += [r.split('"')[0] for r in json.dumps(state[m]['state']).split('IPY_MODEL_')[1:]]
+    nb.metadata['widgets'][STATE]['state'] = {k: v for k, v in state.items() if k in keep}
+
+
 def run(path: Path, timeout: int, write: bool = False, skip=SKIP) -> tuple:
     import nbformat
     from nbclient import NotebookClient
@@ -44,6 +61,7 @@ def run(path: Path, timeout: int, write: bool = False, skip=SKIP) -> tuple:
         client.execute()
         if write:
             for i, (src, outs) in kept.items(): nb.cells[i].source, nb.cells[i].outputs = src, outs
+            prune_widget_state(nb)
             nbformat.write(nb, path)
         return path.name, True, time.time() - t0, skipped, ''
     except CellExecutionError as e:

@@ -21,7 +21,8 @@ def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for f in ['i2c_nb/__init__.py', 'i2c_nb/data.py', 'i2c_nb/benchmark.py', 'i2c_nb/loaders.py',
               'i2c_nb/_bundled/fmnist_items.npz', 'i2c_nb/_bundled/backgrounds.npz', 'i2c_nb/_bundled/benchmark.json',
-              'i2c_nb/_bundled/photos/chelsea.jpg', 'i2c_nb/_bundled/photos/metadata/test/localization.txt']:
+              'i2c_nb/_bundled/photos/chelsea.jpg', 'i2c_nb/_bundled/photos/metadata/test/localization.txt',
+              'i2c_nb/_bundled/explore/plain.pt', 'i2c_nb/_bundled/explore/sc_gc.pt']:
         assert f in names, f
     ep = next(n for n in names if n.endswith('entry_points.txt'))
     eps = zipfile.ZipFile(wheel).read(ep).decode()
