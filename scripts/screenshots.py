@@ -33,8 +33,8 @@ def wait_up(port:int, proc, timeout:float=60):
 
 def shoot(page, url:str, stem:str, out:Path, max_shots:int)->list:
     "Open one notebook and screenshot it screenful by screenful (JupyterLab renders the cells in view only)."
-    page.goto(url); page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=60_000); time.sleep(4)
     outer = '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer'
+    page.goto(url); page.wait_for_selector(outer + ' .jp-Cell >> nth=0', timeout=60_000); time.sleep(4)
     files, pos = [], 0
     for n in range(max_shots):
         page.eval_on_selector(outer, f'e => e.scrollTo(0, {pos})'); time.sleep(1.2)
@@ -66,10 +66,11 @@ def main(argv=None):
         wait_up(port, lab)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=a.browser, args=['--no-sandbox'])
-            page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-            for nb in nbs:
+            for nb in nbs:                       # a fresh page and workspace per notebook: only it is open
+                page = browser.new_page(viewport={'width': 1400, 'height': 1000})
                 rel = nb.relative_to(ROOT).as_posix()
-                files = shoot(page, f'http://127.0.0.1:{port}/lab/tree/{rel}?token={token}', nb.stem, out, a.max_shots)
+                files = shoot(page, f'http://127.0.0.1:{port}/lab/tree/{rel}?reset&token={token}', nb.stem, out, a.max_shots)
+                page.close()
                 print(f'{rel}: {len(files)} screenshot(s) in {out}', flush=True)
             browser.close()
     finally:
