@@ -23,8 +23,8 @@ from .train import train, KeepModel, CheckpointError, NonFiniteLoss, RUNTIME_KEY
 __all__ = ['IGNORED', 'EPOCH_KEYS', 'METRICS', 'run_tag', 'make_task', 'run_dir', 'task_settings', 'task_config', 'same_run',
            'older_record', 'read_record', 'check_records', 'run_curves', 'task_record', 'train_task', 'run_task',
            'set_threads', 'machine_info', 'run_tasks', 'record_line', 'ResultsFile', 'seed_list', 'pool_parser',
-           'check_pool_args', 'parse_pool_args', 'command_line', 'repo_dir', 'repo_results', 'repo_runs', 'metric',
-           'load_results', 'runs_of', 'mean_std']
+           'check_pool_args', 'parse_pool_args', 'repo_dir', 'repo_results', 'repo_runs', 'metric', 'load_results',
+           'runs_of', 'mean_std', 'repo_relative', 'command_line']
 
 # %% ../nbs/07f_runner.ipynb #d6a146aa
 def _fmt(v)->str: return ','.join(_fmt(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" if isinstance(v, (int, float)) else str(v)
@@ -103,7 +103,7 @@ def run_curves(out)->dict:
 def task_record(task:dict, rep:dict, model, data:Data, out)->dict:
     "The record of a finished task: its `train` report's metrics, the size study of its final `model`, its curves, time, threads, dtype path and code version."
     r = rep['results'][task['method']]
-    rec = dict(task, config=rep['config'], results={k: r[k] for k in ('val', 'test', 'test_at_val', 'loc')},
+    rec = dict(task, config=dict(rep['config'], init=repo_relative(rep['config'].get('init'))), results={k: r[k] for k in ('val', 'test', 'test_at_val', 'loc')},
                sizes=size_study(model, data, r['test_at_val']['threshold']['V1']['50']), **run_curves(out),
                time_s=rep['train_and_eval_s'], threads=torch.get_num_threads(), dtype=rep['dtype'], code=rep['code'])
     if task['warmup']: rec['warmup'] = {k: rep['results']['warmup'][k] for k in ('test', 'test_at_val', 'loc')}
@@ -252,11 +252,6 @@ def parse_pool_args(parser:argparse.ArgumentParser, argv=None)->tuple:
     try: return (args, *check_pool_args(args))
     except ConfigError as e: fail(parser.prog, e)
 
-def command_line(prog:str, argv=None)->str:
-    "The command as typed: `prog` and its arguments (`argv`, default the process's own), paths inside the repository relative to it."
-    root = str(repo_dir())
-    rel = lambda a: os.path.relpath(a, root) if os.path.isabs(a) and (a == root or a.startswith(root + os.sep)) else a
-    return ' '.join([prog, *(rel(str(a)) for a in (argv if argv is not None else sys.argv[1:]))])
 
 # %% ../nbs/07f_runner.ipynb #1c62b9aa
 def repo_dir(start=None)->Path:
@@ -296,3 +291,13 @@ def mean_std(v)->tuple:
     "Mean and sample standard deviation (ddof 1; NaN for fewer than two values)."
     v = np.asarray(v, float)
     return float(v.mean()) if len(v) else float('nan'), float(v.std(ddof=1)) if len(v) > 1 else float('nan')
+
+def repo_relative(p:str|None)->str|None:
+    "An absolute path inside the repository as a path relative to it (results files carry no machine's folders); others unchanged."
+    root = str(repo_dir())
+    return os.path.relpath(p, root) if isinstance(p, str) and os.path.isabs(p) and (p == root or p.startswith(root + os.sep)) else p
+
+def command_line(prog:str, argv=None)->str:
+    "The command as typed: `prog` and its arguments (`argv`, default the process's own), paths inside the repository relative to it."
+    return ' '.join([prog, *(repo_relative(str(a)) for a in (argv if argv is not None else sys.argv[1:]))])
+

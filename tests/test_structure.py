@@ -5,6 +5,7 @@ import ast
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent/'i2c_nb'
+REPO = PKG.parent
 MODULES = {p.stem: p for p in PKG.glob('*.py') if not p.name.startswith('_')}
 
 
@@ -51,3 +52,16 @@ def test_function_sizes():
             lines = f.end_lineno - f.lineno + 1
             if lines > 40 or required > 6: bad.append(f"{m}.{f.name}: {lines} lines, {required} required parameters")
     assert not bad, bad
+
+
+def test_no_machine_folders_in_results_or_outputs():
+    "Results files and saved notebook outputs name paths relative to the repository, never a machine's own folders."
+    import json, re
+    pat = re.compile(r'(?<![\w.])/(?:work|root|home|Users)/[\w.-]+')
+    found = [(f.name, m) for f in sorted((REPO/'results').glob('*')) if f.suffix in ('.json', '.txt') for m in pat.findall(f.read_text())[:1]]
+    for f in sorted((REPO/'nbs').glob('*.ipynb')):
+        for i, c in enumerate(json.loads(f.read_text())['cells']):
+            for o in c.get('outputs', []):
+                text = json.dumps(o.get('text', '')) + json.dumps({k: v for k, v in o.get('data', {}).items() if k.startswith('text/')})
+                found += [(f'{f.name} cell {i}', m) for m in pat.findall(text)[:1]]
+    assert not found, found[:5]
