@@ -9,29 +9,32 @@ from .objective import METHODS
 from .config import ConfigError, get_config, plain_value
 from .cli import fail, guarded, USER_ERRORS
 from .runner import (run_tag, make_task, check_records, run_tasks, machine_info, ResultsFile, seed_list, pool_parser,
-                           parse_pool_args, command_line)
+                           parse_pool_args, command_line, provenance)
 
 # %% auto #0
-__all__ = ['TABLE4', 'GRID', 'GRID_SETTINGS', 'SENS_METHOD', 'ablation_tasks', 'parse_grid', 'ablation_grid', 'run_ablation',
-           'ablate_parser', 'i2c_ablate']
+__all__ = ['TABLE4', 'GRID', 'GRID_SETTINGS', 'SENS_METHOD', 'MAIN4', 'ablation_tasks', 'parse_grid', 'ablation_grid',
+           'run_ablation', 'ablate_parser', 'i2c_ablate']
 
 # %% ../nbs/08a_ablate.ipynb #104b0399
 TABLE4 = METHODS                                     # ('plain', 'sc', 'gc', 'sc+gc', 'gc-backprop')
 GRID = {'lambda1': (0.002, 0.008, 0.02, 0.08), 'lambda2': (1e-4, 1e-3, 1e-2, 1e-1), 'k': (3, 8, 16, 32)}
 GRID_SETTINGS = (*GRID, 'sc_distance')             # what --grid may change: GRID's and Eq. 1's distance ('squared', 'euclidean')
 SENS_METHOD = 'sc+gc'
+MAIN4 = ('plain', 'sc', 'sc+gc')                     # the methods of Table 4 that also run with `--main-seeds`
 
-def ablation_tasks(seeds, sens_seeds, methods=TABLE4, grid:dict|None=None, base:dict|None=None)->list:
+def ablation_tasks(seeds, sens_seeds, methods=TABLE4, grid:dict|None=None, base:dict|None=None,
+                   main_seeds=(),                    # more seeds for the methods of MAIN4 asked for
+                   )->list:
     "The tasks, warm-up tasks first: dicts with `seed`, `method`, `overrides`, `warmup`, `tag` (`07f_runner`'s `make_task`)."
     grid, base = GRID if grid is None else grid, base or dataclasses.asdict(get_config('tiny'))
     tasks, seen = [], set()
     def add(seed, method, overrides, warmup=False):
         t = make_task(seed, method, overrides, warmup)
         if (t['seed'], t['tag']) not in seen: seen.add((t['seed'], t['tag'])); tasks.append(t)
-    for s in dict.fromkeys([*seeds, *(sens_seeds if grid else [])]): add(s, 'plain', {}, warmup=True)   # no grid: no sensitivity seeds
-    for s in seeds:
+    for s in dict.fromkeys([*seeds, *main_seeds, *(sens_seeds if grid else [])]): add(s, 'plain', {}, warmup=True)   # no grid: no sensitivity seeds
+    for s in dict.fromkeys([*seeds, *main_seeds]):
         for m in methods:
-            if m != 'plain': add(s, m, {})
+            if m != 'plain' and (s in seeds or m in MAIN4): add(s, m, {})
     for s in sens_seeds:
         if grid: add(s, SENS_METHOD, {})
         for name, values in grid.items():
@@ -66,17 +69,20 @@ def run_ablation(out,                   # the results JSON
                  base:dict,             # the config every run starts from (a preset's settings, checked)
                  seeds=(0, 1, 2),       # seeds of Table 4
                  sens_seeds=(0, 1),     # seeds of the sensitivity grid
-                 methods=TABLE4, grid:dict|None=None, jobs:int=2, threads:int=1, command:str='', log=print)->dict:
+                 methods=TABLE4, grid:dict|None=None, jobs:int=2, threads:int=1, command:str='', log=print,
+                 main_seeds=(),         # more seeds for plain, SC and SC+GC (MAIN4)
+                 expect:dict|None=None  # `provenance` of every record read back (None: not checked)
+                )->dict:
     "Run (or read back) every task, `jobs` at a time; write `out` after each; return its content."
     grid = GRID if grid is None else grid
-    tasks = ablation_tasks(seeds, sens_seeds, methods, grid, base)
+    tasks = ablation_tasks(seeds, sens_seeds, methods, grid, base, main_seeds)
     # `format` names the file's layout (as in the committed results), not a module
     head = dict(format='i2c_nb.ablate/1', command=command, machine=machine_info(jobs, threads), base_config=plain_value(base),
-                seeds=list(seeds), sens_seeds=list(sens_seeds), methods=list(methods), sens_method=SENS_METHOD,
-                grid={k: list(v) for k, v in grid.items()})
+                seeds=list(seeds), main_seeds=sorted({*seeds, *main_seeds}), main_methods=[m for m in methods if m in MAIN4],
+                sens_seeds=list(sens_seeds), methods=list(methods), sens_method=SENS_METHOD, grid={k: list(v) for k, v in grid.items()})
     results = ResultsFile(out, head, total=len(tasks), log=log)
     results.write()
-    run_tasks(tasks, base, runs, jobs, threads, results.add)
+    run_tasks(tasks, base, runs, jobs, threads, results.add, expect)
     return json.loads(results.write(complete=True).read_text())
 
 # %% ../nbs/08a_ablate.ipynb #04bac17e
@@ -84,9 +90,10 @@ def ablate_parser()->argparse.ArgumentParser:
     "`i2c-ablate`'s options: `07f_runner`'s (`pool_parser`), the seeds of the grid and the grid."
     p = pool_parser('i2c-ablate', "Table 4 (every method, several seeds) and the sensitivity grid of I2C on the bundled "
                     "benchmark (or any config), written as one JSON file.", 'results/ablations.json', TABLE4,
-                    dict(seeds='seeds of Table 4 (default 0,1,2)', methods=f'comma-separated methods of Table 4 (default '
+                    dict(seeds='seeds of every method of Table 4 (default 0-4)', methods=f'comma-separated methods of Table 4 (default '
                          f'{",".join(TABLE4)}); baselines too (has, cutmix, adl, adl+sc+gc, ...)'))
-    p.add_argument('--sens-seeds', type=seed_list, default=[0, 1], help='seeds of the sensitivity grid (default 0,1)')
+    p.add_argument('--main-seeds', type=seed_list, default=[], help=f'more seeds for {", ".join(MAIN4)} (e.g. 5-9; default none)')
+    p.add_argument('--sens-seeds', type=seed_list, default=list(range(5)), help='seeds of the sensitivity grid (default 0-4)')
     p.add_argument('--grid', action='append', default=None, metavar='NAME=V1,V2', help=f'replace the grid (repeatable; default {GRID})')
     p.add_argument('--no-grid', action='store_true', help='Table 4 only')
     return p
@@ -97,7 +104,9 @@ def i2c_ablate(argv=None):
     args, methods, base = parse_pool_args(ablate_parser(), argv)
     try:
         grid = ablation_grid(args, base)
-        check_records(ablation_tasks(args.seeds, args.sens_seeds, methods, grid, base), base, args.runs)   # before anything runs
+        expect = provenance(args.threads, args.allow_mixed)
+        tasks = ablation_tasks(args.seeds, args.sens_seeds, methods, grid, base, args.main_seeds)
+        check_records(tasks, base, args.runs, expect)   # before anything runs
         run_ablation(args.out, args.runs, base, args.seeds, args.sens_seeds, methods, grid, args.jobs, args.threads,
-                     command=command_line('i2c-ablate', argv))
+                     command=command_line('i2c-ablate', argv), main_seeds=args.main_seeds, expect=expect)
     except USER_ERRORS as e: fail('i2c-ablate', e)

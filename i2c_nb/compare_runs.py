@@ -8,23 +8,28 @@ import argparse, json
 from .config import ConfigError, get_config, plain_value
 from .cli import fail, guarded, USER_ERRORS
 from .runner import (run_tag, make_task, check_records, run_tasks, machine_info, ResultsFile, pool_parser, parse_pool_args,
-                           command_line)
+                           command_line, provenance, seed_list)
 
 # %% auto #0
-__all__ = ['TABLE1', 'LABELS', 'ALTERNATIVE', 'search_trials', 'search_tasks', 'choose', 'final_tasks', 'run_compare',
-           'compare_parser', 'check_trials', 'i2c_compare']
+__all__ = ['TABLE1', 'LABELS', 'MAIN1', 'SCRATCH', 'ALTERNATIVE', 'LR_GRID', 'SEARCH_SEEDS', 'search_trials', 'search_tasks',
+           'trial_scores', 'choose', 'final_tasks', 'scratch_tasks', 'run_compare', 'compare_parser', 'check_trials',
+           'i2c_compare']
 
 # %% ../nbs/10a_compare.ipynb #1627ccf1
 TABLE1 = ('plain', 'has', 'acol', 'spg', 'adl', 'cutmix', 'sc+gc')   # the paper's Table 1 rows: CAM ... CutMix, then I2C
 LABELS = {'plain': 'CAM', 'has': 'HaS', 'acol': 'ACoL', 'spg': 'SPG', 'adl': 'ADL', 'cutmix': 'CutMix', 'sc+gc': 'I2C'}
-ALTERNATIVE = {   # the one alternative of each method's own main setting (the reference value is the config's)
+MAIN1 = ('plain', 'acol', 'sc+gc')          # CAM, ACoL and I2C: also trained with `--main-seeds`
+SCRATCH = ('has', 'cutmix', 'adl')          # designed to act from the start of training: also trained from scratch (`--scratch`)
+ALTERNATIVE = {   # the one alternative of each method's own main setting (the reference value is the config's); CAM has none
     'has': {'has_drop': 0.25}, 'acol': {'acol_delta': 0.5}, 'adl': {'adl_rate': 0.5}, 'cutmix': {'cutmix_prob': 0.5},
     'spg': {'spg_thresholds': ((0.5, 0.05), (0.5, 0.05), (0.5, 0.1))}, 'sc+gc': {'lambda1': 0.02}}
+LR_GRID = (1, 3, 1/3)                       # the branch lr times these, for every method
+SEARCH_SEEDS = 2                            # the first seeds of `--seeds`: every trial is trained with each, chosen on their mean
 
 def search_trials(method:str, base:dict)->list:
-    "The settings tried for `method`: the reference ({}), lr x3, and the method's alternative (CAM: lr / 3)."
-    alt = ALTERNATIVE.get(method.split('+')[0] if method.split('+')[0] in ALTERNATIVE else method, {'lr': base['lr'] / 3})
-    return [{}, {'lr': base['lr'] * 3}, dict(alt)]
+    "The settings tried for `method`: the branch lr x1, x3 and /3 (`LR_GRID`), each with the method's reference setting and its alternative (`ALTERNATIVE`)."
+    alt = ALTERNATIVE.get(method, ALTERNATIVE.get(method.split('+')[0]))
+    return [dict(s, **({} if f == 1 else {'lr': base['lr'] * f})) for s in [{}, *([alt] if alt else [])] for f in LR_GRID]
 
 def search_tasks(methods, seed:int, base:dict, search:bool=True)->list:
     "The warm-up of `seed`, then every trial of every method with it (the plain reference trial is the warm-up task's)."
@@ -34,63 +39,91 @@ def search_tasks(methods, seed:int, base:dict, search:bool=True)->list:
             if not (m == 'plain' and not o): tasks.append(make_task(seed, m, o))
     return tasks
 
-def choose(records:list, methods,
-           trials:dict|None=None,     # method -> its trials' overrides in search order (ties go to the first); default: the records' order
-           metric:str='MaxBoxAcc')->dict:
-    "Per method, the overrides of its record with the highest val `metric` (failed runs skipped, ties: the first trial)."
+def trial_scores(records:list, method:str, trials:list, seeds, metric:str='MaxBoxAcc')->list:
+    "`(overrides, val scores by seed)` of every trial of `method`, in search order, from the records of `seeds` (a failed run: no score)."
+    by = {(r['seed'], json.dumps(plain_value(r['overrides']), sort_keys=True)): r for r in records if r['method'] == method and r['seed'] in seeds}
+    def score(s, o):
+        r = by.get((s, json.dumps(plain_value(o), sort_keys=True)))
+        return None if r is None or r.get('failed') else r['results']['val'][metric]
+    return [(plain_value(o), {s: score(s, o) for s in seeds}) for o in trials]
+
+def choose(records:list, methods, trials:dict, seeds, metric:str='MaxBoxAcc')->dict:
+    "Per method, the trial with the highest mean val `metric` over `seeds` (a trial with a failed run is out; ties: the first in search order)."
     out = {}
     for m in methods:
-        rs = [r for r in records if r['method'] == m and not r.get('failed')]
-        if not rs: raise ConfigError(f"every search run of {m!r} failed")
-        if trials: rs.sort(key=lambda r: [plain_value(o) for o in trials[m]].index(plain_value(r['overrides'])))
-        out[m] = max(rs, key=lambda r: r['results']['val'][metric])['overrides']
+        ok = [(o, sum(v.values()) / len(v)) for o, v in trial_scores(records, m, trials[m], seeds, metric) if None not in v.values()]
+        if not ok: raise ConfigError(f"every search trial of {m!r} failed on at least one seed")
+        out[m] = max(ok, key=lambda x: x[1])[0]      # max keeps the first of equal scores
     return out
 
-def final_tasks(chosen:dict, seeds)->list:
-    "The warm-up of every seed and each method's chosen setting from it."
-    tasks = [make_task(s, 'plain', {}, warmup=True) for s in seeds]
-    return tasks + [make_task(s, m, o) for s in seeds for m, o in chosen.items() if not (m == 'plain' and not o)]
+def final_tasks(chosen:dict, seeds, main_seeds=(), main=MAIN1)->list:
+    "The warm-up of every seed and each method's chosen setting from it: every method on `seeds`, those of `main` on `main_seeds` too."
+    every = list(dict.fromkeys([*seeds, *main_seeds]))
+    tasks = [make_task(s, 'plain', {}, warmup=True) for s in every]
+    return tasks + [make_task(s, m, o) for s in every for m, o in chosen.items()
+                    if not (m == 'plain' and not o) and (s in seeds or m in main)]
+
+def scratch_tasks(methods, seeds)->list:
+    "Each of `methods` trained from scratch (the method in the warm-up too, reference settings) with every seed."
+    return [make_task(s, m, {}, scratch=True) for s in seeds for m in methods]
 
 # %% ../nbs/10a_compare.ipynb #07f6e3bb
-def run_compare(out, runs, base:dict, seeds=(0, 1, 2), methods=TABLE1, search:bool=True, jobs:int=2, threads:int=1,
-                command:str='', log=print)->dict:
-    "Search on the first seed, choose on val, train the other seeds; write `out` after every run; return its content."
+def run_compare(out, runs, base:dict, seeds=(0, 1, 2, 3, 4), methods=TABLE1, search:bool=True, jobs:int=2, threads:int=1,
+                command:str='', log=print,
+                main_seeds=(),          # more seeds for CAM, ACoL and I2C (MAIN1)
+                scratch=(),             # methods also trained from scratch with `seeds` (of SCRATCH)
+                expect:dict|None=None   # `provenance` of every record read back (None: not checked)
+               )->dict:
+    "Search on the first seeds, choose on their mean val score, train the other seeds and the runs from scratch; write `out` after every run; return its content."
+    s_seeds = list(seeds[:SEARCH_SEEDS])
+    trials = {m: [plain_value(o) for o in (search_trials(m, base) if search else [{}])] for m in methods}
     # `format` names the file's layout (as in the committed results), not a module
     head = dict(format='i2c_nb.compare/1', command=command, machine=machine_info(jobs, threads), base_config=plain_value(base),
-                seeds=list(seeds), methods=list(methods), labels={m: LABELS.get(m, m) for m in methods},
-                selected_on='val MaxBoxAcc (val boxes, val threshold)',
-                search={m: [plain_value(o) for o in (search_trials(m, base) if search else [{}])] for m in methods})
+                seeds=list(seeds), main_seeds=sorted({*seeds, *main_seeds}), main_methods=[m for m in methods if m in MAIN1],
+                search_seeds=s_seeds, scratch=list(scratch), methods=list(methods), labels={m: LABELS.get(m, m) for m in methods},
+                selected_on=f'mean val MaxBoxAcc over the search seeds {s_seeds} (val boxes, val threshold)', search=trials)
     results = ResultsFile(out, head, log=log)
     results.write(chosen=None)
-    run_tasks(search_tasks(methods, seeds[0], base, search), base, runs, jobs, threads, results.add)
-    s0 = [r for r in results.records if r['seed'] == seeds[0]]
-    chosen = {m: plain_value(o) for m, o in choose(s0, methods, head['search']).items()}     # the warm-up task's record is plain's {}
+    run_tasks([t for s in s_seeds for t in search_tasks(methods, s, base, search)], base, runs, jobs, threads, results.add, expect)
+    chosen = choose(results.records, methods, trials, s_seeds)     # the warm-up task's record is plain's {}
     results.write(chosen=chosen)
     log('chosen on val: ' + ', '.join(f"{m} {run_tag(m, o)}" for m, o in chosen.items()))
-    if len(seeds) > 1: run_tasks(final_tasks(chosen, seeds[1:]), base, runs, jobs, threads, results.add)
+    rest = [s for s in seeds if s not in s_seeds]
+    run_tasks(final_tasks(chosen, rest, [s for s in main_seeds if s not in s_seeds]) + scratch_tasks(scratch, seeds),
+              base, runs, jobs, threads, results.add, expect)
     return json.loads(results.write(complete=True).read_text())
 
 def compare_parser()->argparse.ArgumentParser:
-    "`i2c-compare`'s options: `07f_runner`'s (`pool_parser`) and --no-search."
+    "`i2c-compare`'s options: `07f_runner`'s (`pool_parser`), --main-seeds, --scratch and --no-search."
     p = pool_parser('i2c-compare', "The paper's Table 1 measured right: every method from the same warm-up per seed, "
                     "hyper-parameters chosen on val with the same budget, then more seeds.", 'results/methods.json', TABLE1,
                     dict(runs="folder of the runs (default runs/ablate: Table 4's warm-ups and runs are reused)",
-                         seeds='seeds; the first one is the search seed (default 0,1,2)'))
+                         seeds=f'seeds of every method; the first {SEARCH_SEEDS} are the search seeds (default 0-4)'))
+    p.add_argument('--main-seeds', type=seed_list, default=[], help=f'more seeds for {", ".join(LABELS[m] for m in MAIN1)} (e.g. 5-9; default none)')
+    p.add_argument('--scratch', default=','.join(SCRATCH), help=f'methods also trained from scratch, with --seeds (default '
+                   f'{",".join(SCRATCH)}; "" for none)')
     p.add_argument('--no-search', action='store_true', help='the reference settings only')
     return p
 
-def check_trials(methods, base:dict):
-    "ConfigError unless every search trial of every method is a valid setting of `base`."
+def check_trials(methods, base:dict, scratch=()):
+    "ConfigError unless every search trial of every method, and every run from scratch, is a valid setting of `base`."
     for m in methods:
         for o in search_trials(m, base): get_config(base=dict(base, **plain_value(o)))
+    for m in scratch:
+        if m not in SCRATCH: raise ConfigError(f"--scratch {m}: choose from {list(SCRATCH)} (methods made to act from the start)")
+        get_config(base=dict(base, methods=[m], warmup_method=m))
 
 @guarded('i2c-compare', 'the same command continues: finished runs are kept, an interrupted one resumes')
 def i2c_compare(argv=None):
     "`i2c-compare`: search, choose on val, train the seeds, write the results JSON (bad input: one line, exit status 2)."
     args, methods, base = parse_pool_args(compare_parser(), argv)
     try:
-        check_trials(methods, base)
-        check_records([t for s in args.seeds for t in search_tasks(methods, s, base)], base, args.runs)   # every run it may read
+        scratch = [m for m in args.scratch.split(',') if m]
+        check_trials(methods, base, scratch)
+        expect = provenance(args.threads, args.allow_mixed)
+        every = list(dict.fromkeys([*args.seeds, *args.main_seeds]))
+        check_records([t for s in every for t in search_tasks(methods, s, base)] + scratch_tasks(scratch, args.seeds),
+                      base, args.runs, expect)   # every run it may read
         run_compare(args.out, args.runs, base, args.seeds, methods, not args.no_search, args.jobs, args.threads,
-                    command=command_line('i2c-compare', argv))
+                    command=command_line('i2c-compare', argv), main_seeds=args.main_seeds, scratch=scratch, expect=expect)
     except USER_ERRORS as e: fail('i2c-compare', e)

@@ -17,8 +17,9 @@ from .baselines import parse_method
 from .weights import check_weights, WeightsError
 
 # %% auto #0
-__all__ = ['PRESETS', 'ConfigError', 'TrainConfig', 'Stage', 'check_config', 'needs_data', 'check_data_given', 'current_settings',
-           'get_config', 'config_from_file', 'resolve_device', 'build_model', 'build_objective', 'build_optimizer']
+__all__ = ['SCRATCH_METHODS', 'PRESETS', 'ConfigError', 'TrainConfig', 'Stage', 'check_config', 'needs_data', 'check_data_given',
+           'current_settings', 'get_config', 'config_from_file', 'resolve_device', 'build_model', 'build_objective',
+           'build_optimizer']
 
 # %% ../nbs/07a_config.ipynb #8c8e4071
 class ConfigError(ValueError):
@@ -54,6 +55,7 @@ class TrainConfig:
     schedule: str = 'onecycle'       # 'step' (x0.1 at `milestones`, the paper) or 'onecycle' (one cycle per stage)
     milestones: tuple = ()           # run epochs (warm-up included, 1-based ends) after which the lr drops x0.1 with schedule 'step'
     warmup_epochs: int = 6           # shared plain epochs before the branches (0: none)
+    warmup_method: str = 'plain'     # the warm-up's method: 'plain', or has/cutmix/adl trained from the start (`i2c-compare --scratch`)
     epochs: int = 3                  # epochs of each branch
     methods: tuple = ('plain', 'sc+gc')  # the branches: I2C variants (METHODS), baselines ('has', 'cutmix', 'adl', 'acol', 'spg') or 'adl+sc+gc' (`05b_baselines`)
     has_grid: int = 0                # HaS: patch side in px (0: 1/7 of the crop side, the I2C paper's HaS-32 on 224 px)
@@ -98,7 +100,7 @@ class TrainConfig:
 
     def stages(self)->list:
         "The stages of the run, in order (`Stage`)."
-        st = [Stage('warmup', 'plain', self.warmup_epochs, self.warmup_lr, None, 0)] if self.warmup_epochs else []
+        st = [Stage('warmup', self.warmup_method, self.warmup_epochs, self.warmup_lr, None, 0)] if self.warmup_epochs else []
         start = 'warmup' if self.warmup_epochs else None
         return st + [Stage(m, m, self.epochs, self.lr, start, self.warmup_epochs) for m in self.methods]
 
@@ -114,6 +116,8 @@ class Stage(NamedTuple):
 # %% ../nbs/07a_config.ipynb #3e2c5fa6
 def _finite(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 def _int(v)->bool: return isinstance(v, int) and not isinstance(v, bool)
+
+SCRATCH_METHODS = ('plain', 'has', 'cutmix', 'adl')   # what a warm-up may train with: no extra head (ACoL, SPG) to build
 
 _RULES = [  # (setting, test, what it must be)
     *[(n, lambda v: _finite(v) and v >= 0, 'a finite number >= 0') for n in ('lambda1', 'lambda2', 'weight_decay', 'save_every_min')],
@@ -144,6 +148,7 @@ _RULES = [  # (setting, test, what it must be)
     ('schedule', lambda v: v in ('step', 'onecycle'), "'step' or 'onecycle'"),
     ('seed_mode', lambda v: v in ('random', 'raster'), "'random' or 'raster'"),
     ('sc_distance', lambda v: v in ('squared', 'euclidean'), "'squared' (Eq. 1 as printed) or 'euclidean' (the authors' code)"),
+    ('warmup_method', lambda v: v in SCRATCH_METHODS, f"one of {list(SCRATCH_METHODS)} (methods with no head of their own)"),
     ('norm_stats', lambda v: v in ('train', 'imagenet'), "'train' or 'imagenet'"),
     ('ddp_batch', lambda v: v in ('split', 'replicate'), "'split' or 'replicate'"),
     ('milestones', lambda v: all(_int(m) and m >= 1 for m in v) and list(v) == sorted(set(v)), 'increasing epochs >= 1'),
@@ -175,7 +180,9 @@ def check_config(cfg:TrainConfig):
     for name, ok, what in _RULES:
         v = getattr(cfg, name)
         if not ok(v): raise ConfigError(f"{_option(name)} must be {what}, got {list(v) if isinstance(v, tuple) else v!r}")
-    for m in cfg.methods:
+    if cfg.warmup_method != 'plain' and not cfg.warmup_epochs:
+        raise ConfigError(f"--warmup-method {cfg.warmup_method} with --warmup-epochs 0: there is no warm-up for it to train")
+    for m in dict.fromkeys([*([cfg.warmup_method] if cfg.warmup_epochs else []), *cfg.methods]):
         try: base, i2c = parse_method(m)
         except ValueError as e: raise ConfigError(f"--method: {e}") from None
         sc, gc = i2c in ('sc', 'sc+gc', 'gc-backprop'), i2c in ('gc', 'sc+gc', 'gc-backprop')

@@ -17,11 +17,11 @@ from .pipeline import Data
 from .eval import scoremap_boxes, box_iou, resize_boxes, RESIZE_LENGTH, wsoleval_maps
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'save_figure', 'check_writable', 'run_files', 'check_run_folder',
-           'clear_run', 'RunLock', 'take_run_folder', 'RunLog', 'code_version', 'data_summary', 'make_report',
-           'summary_table', 'plot_results', 'CheckpointError', 'stage_file', 'save_checkpoint', 'load_checkpoint',
-           'check_trained', 'config_from_checkpoint', 'checkpoint_method', 'model_from_checkpoint', 'partly_trained',
-           'write_figure']
+__all__ = ['RUN_FILES', 'READERS', 'THRESHOLD_NOTE', 'SUMMARY_COLUMNS', 'save_figure', 'check_writable', 'run_files',
+           'check_run_folder', 'clear_run', 'RunLock', 'take_run_folder', 'RunLog', 'source_checksum', 'code_version',
+           'data_summary', 'make_report', 'summary_table', 'plot_results', 'CheckpointError', 'stage_file',
+           'save_checkpoint', 'load_checkpoint', 'check_trained', 'config_from_checkpoint', 'checkpoint_method',
+           'model_from_checkpoint', 'partly_trained', 'write_figure']
 
 # %% ../nbs/07d_report.ipynb #a0755cec
 def save_figure(fig, path, **kw)->Path:
@@ -139,6 +139,16 @@ class RunLog:
         if self.tb is not None: self.tb.close()
 
 # %% ../nbs/07d_report.ipynb #88be05db
+READERS = ('_modidx.py', 'ablation_report.py', 'methods_report.py', 'explore.py')   # modules that only read results (and nbdev's index)
+
+def source_checksum()->str:
+    "SHA-256 of the package's source, the modules that only read results aside: records with the same one were computed by the same code."
+    import hashlib, i2c_nb
+    h = hashlib.sha256()
+    for p in sorted(Path(i2c_nb.__file__).resolve().parent.glob('*.py')):
+        if p.name not in READERS: h.update(p.name.encode() + b'\0' + p.read_bytes() + b'\0')
+    return h.hexdigest()
+
 def code_version()->dict:
     "The code a result comes from: i2c_nb's version and, in a git checkout, the commit and whether `i2c_nb/` had uncommitted changes."
     import platform, subprocess, i2c_nb
@@ -148,7 +158,8 @@ def code_version()->dict:
         except (OSError, subprocess.SubprocessError): return ''
     commit = git('rev-parse', 'HEAD') if (root/'.git').exists() else ''
     dirty = bool(git('status', '--porcelain', '--', 'i2c_nb')) if commit else None
-    return dict(version=i2c_nb.__version__, commit=commit or None, dirty=dirty, torch=torch.__version__, python=platform.python_version())
+    return dict(version=i2c_nb.__version__, commit=commit or None, dirty=dirty, source=source_checksum(), torch=torch.__version__,
+                python=platform.python_version())
 
 # %% ../nbs/07d_report.ipynb #4851160f
 THRESHOLD_NOTE = ("MaxBoxAcc/MaxBoxAccV2 in 'test_at_val' (and the summary table): thresholds chosen on val, applied to test; "
@@ -304,9 +315,9 @@ def config_from_checkpoint(ck:dict, **overrides)->TrainConfig:
     return TrainConfig(**{**current_settings(ck['config']), **keep, **{k: v for k, v in overrides.items() if v is not None}})
 
 def checkpoint_method(ck:dict)->str:
-    "The method of the stage a checkpoint holds (the warm-up's is plain)."
+    "The method of the stage a checkpoint holds (the warm-up's is its `warmup_method`, plain unless trained from scratch)."
     st = ck.get('stage', 'plain')
-    return 'plain' if st == 'warmup' else st
+    return ck.get('config', {}).get('warmup_method', 'plain') if st == 'warmup' else st
 
 def model_from_checkpoint(ck:dict, device='cpu')->WSOLNet:
     "The trained network of a checkpoint, in eval mode on `device`."

@@ -15,16 +15,17 @@ from .baselines import is_method, BASELINES
 from .config import ConfigError, TrainConfig, get_config, config_from_file, plain_value, check_data_given, current_settings
 from .pipeline import Data
 from .inference import size_study
-from .report import check_writable
+from .report import check_writable, code_version, source_checksum
 from .cli import fail
 from .train import train, KeepModel, CheckpointError, NonFiniteLoss, RUNTIME_KEYS
 
 # %% auto #0
 __all__ = ['IGNORED', 'EPOCH_KEYS', 'METRICS', 'run_tag', 'make_task', 'run_dir', 'task_settings', 'task_config', 'same_run',
-           'older_record', 'read_record', 'check_records', 'run_curves', 'task_record', 'train_task', 'run_task',
-           'set_threads', 'machine_info', 'run_tasks', 'record_line', 'ResultsFile', 'seed_list', 'pool_parser',
-           'check_pool_args', 'parse_pool_args', 'repo_dir', 'repo_results', 'repo_runs', 'metric', 'load_results',
-           'runs_of', 'mean_std', 'repo_relative', 'command_line']
+           'file_sha256', 'provenance', 'check_provenance', 'older_record', 'read_record', 'check_records',
+           'run_curves', 'task_record', 'train_task', 'run_task', 'set_threads', 'machine_info', 'run_tasks',
+           'record_line', 'ResultsFile', 'seed_list', 'pool_parser', 'check_pool_args', 'parse_pool_args', 'repo_dir',
+           'repo_results', 'repo_runs', 'metric', 'load_results', 'runs_of', 'mean_std', 'repo_relative',
+           'command_line']
 
 # %% ../nbs/07f_runner.ipynb #d6a146aa
 def _fmt(v)->str: return ','.join(_fmt(x) for x in v) if isinstance(v, (list, tuple)) else f"{v:g}" if isinstance(v, (int, float)) else str(v)
@@ -33,9 +34,12 @@ def run_tag(method:str, overrides:dict|None=None)->str:
     "The run's folder name: the method, then each changed setting (`sc+gc_lambda1=0.02`; a list: its values joined by commas)."
     return method + ''.join(f"_{k}={_fmt(v)}" for k, v in sorted((overrides or {}).items()))
 
-def make_task(seed:int, method:str, overrides:dict|None=None, warmup:bool=False)->dict:
-    "One task: a seed's warm-up (and plain branch) or a branch of `method` with `overrides` from that seed's warm-up."
-    return dict(seed=int(seed), method=method, overrides=dict(overrides or {}), warmup=warmup, tag=run_tag(method, overrides))
+def make_task(seed:int, method:str, overrides:dict|None=None, warmup:bool=False,
+              scratch:bool=False   # a whole run of `method` from the start (its warm-up too), no shared warm-up: tag `{method}_scratch`
+             )->dict:
+    "One task: a seed's warm-up (and plain branch), a branch of `method` with `overrides` from that seed's warm-up, or a run from scratch."
+    return dict(seed=int(seed), method=method, overrides=dict(overrides or {}), warmup=warmup, scratch=scratch,
+                tag=run_tag(method, overrides) + ('_scratch' if scratch else ''))
 
 def run_dir(runs,       # the folder of all runs (a command's `--runs`)
             seed:int,   # the run's seed
@@ -48,9 +52,10 @@ def run_dir(runs,       # the folder of all runs (a command's `--runs`)
 IGNORED = ('init', 'note', 'progress', *RUNTIME_KEYS)     # settings that do not change what a run computes
 
 def task_settings(task:dict, base:dict, runs)->dict:
-    "The settings of a task: the warm-up task is the base config's warm-up + plain; a branch starts from its seed's warm-up."
+    "The settings of a task: the warm-up task is the base config's warm-up + plain; a branch starts from its seed's warm-up; a run from scratch trains its method in both stages."
     common = dict(base, seed=task['seed'], progress=False)
     if task['warmup']: return dict(common, methods=['plain'])
+    if task.get('scratch'): return dict(common, **task['overrides'], methods=[task['method']], warmup_method=task['method'])
     w, ms = base['warmup_epochs'], list(base['milestones'])
     step = {} if base['schedule'] != 'step' else dict(milestones=[m - w for m in ms if m > w],     # the drops after the warm-up
                                                       lr=base['lr'] * 0.1 ** sum(m <= w for m in ms))
@@ -68,13 +73,41 @@ def same_run(a:dict, b:dict)->bool:
     return strip(a) == strip(b)
 
 # %% ../nbs/07f_runner.ipynb #123dc7ad
+def file_sha256(path)->str|None:
+    "SHA-256 of a file (a checkpoint), None when there is none."
+    import hashlib
+    if path is None or not Path(path).is_file(): return None
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
+def provenance(threads:int, allow_mixed:bool=False)->dict|None:
+    "What every record a command reads back must share with the runs it trains: the code (`source_checksum`) and the thread count (None: anything)."
+    return None if allow_mixed else dict(source=source_checksum(), threads=threads)
+
+def check_provenance(rec:dict, folder, expect:dict|None, warmup_sha:str|None)->None:
+    "ConfigError when a finished record was computed by other code or threads than `expect`, or from another warm-up than the one on disk."
+    if expect is not None:
+        src = (rec.get('code') or {}).get('source')
+        if src != expect['source']:
+            raise ConfigError(f"{folder}: made by other code ({'no source checksum' if src is None else 'source ' + src[:12]}, "
+                              f"this code is {expect['source'][:12]}); rerun it in another --runs, or mix them with --allow-mixed")
+        if rec.get('threads') != expect['threads']:
+            raise ConfigError(f"{folder}: made with {rec.get('threads')} thread(s), this command runs {expect['threads']}; "
+                              "a table's runs share one thread count (--threads, or --allow-mixed)")
+    if rec.get('init_sha256') and warmup_sha and rec['init_sha256'] != warmup_sha:
+        raise ConfigError(f"{folder}: started from another warm-up than its seed's warmup.pt (checksums differ); remove it to rerun it")
+
 def older_record(rec:dict)->bool:
     "Was this finished record made before the final evaluation read the masks (no PxAP although its size study had masks)?"
     test = rec.get('results', {}).get('test', {})
     return not rec.get('failed') and 'PxAP' not in test and (rec.get('sizes') or {}).get('all', {}).get('recall') is not None
 
-def read_record(task:dict, base:dict, runs)->dict|None:
-    "The finished record of `task` under `runs`, or None; ConfigError if it is not a record, or was made with other settings or by an older version."
+def read_record(task:dict, base:dict, runs,
+                expect:dict|None=None   # `provenance`: the code and threads it must share (None: not checked)
+               )->dict|None:
+    "The finished record of `task` under `runs`, or None; ConfigError if it is not a record, or was made with other settings, code or threads, or by an older version."
     p = run_dir(runs, task['seed'], task['tag'])/'record.json'
     if not p.exists(): return None
     try: rec = json.loads(p.read_text())
@@ -82,11 +115,13 @@ def read_record(task:dict, base:dict, runs)->dict|None:
     if not same_run(rec.get('config', {}), task_settings(task, base, runs)):
         raise ConfigError(f"{p.parent}: made with other settings; remove it or use another --runs")
     if older_record(rec): raise ConfigError(f"{p.parent}: made by an older version (no PxAP); remove it or use another --runs")
+    warm = None if task['warmup'] or task.get('scratch') else file_sha256(run_dir(runs, task['seed'], 'plain')/'warmup.pt')
+    check_provenance(rec, p.parent, expect, warm)
     return rec
 
-def check_records(tasks:list, base:dict, runs)->None:
+def check_records(tasks:list, base:dict, runs, expect:dict|None=None)->None:
     "ConfigError for the first finished run of `tasks` under `runs` that cannot be read back (`read_record`)."
-    for t in tasks: read_record(t, base, runs)
+    for t in tasks: read_record(t, base, runs, expect)
 
 # %% ../nbs/07f_runner.ipynb #5c81530f
 EPOCH_KEYS = ('stage', 'epoch', 'step', 'cls', 'sc', 'gc', 'val_top1', 'val_MaxBoxAcc', 'val_MaxBoxAccV2', 'train_s')
@@ -101,12 +136,15 @@ def run_curves(out)->dict:
     return dict(epochs=[{k: e.get(k) for k in EPOCH_KEYS} for e in _lines(Path(out)/'metrics.jsonl', 'epoch')], steps=steps)
 
 def task_record(task:dict, rep:dict, model, data:Data, out)->dict:
-    "The record of a finished task: its `train` report's metrics, the size study of its final `model`, its curves, time, threads, dtype path and code version."
+    "The record of a finished task: its `train` report's metrics, the size study of its final `model`, its curves, time and provenance (threads, device, dtype path, code version, the checksum of the warm-up it started from or made)."
     r = rep['results'][task['method']]
     rec = dict(task, config=dict(rep['config'], init=repo_relative(rep['config'].get('init'))), results={k: r[k] for k in ('val', 'test', 'test_at_val', 'loc')},
                sizes=size_study(model, data, r['test_at_val']['threshold']['V1']['50']), **run_curves(out),
-               time_s=rep['train_and_eval_s'], threads=torch.get_num_threads(), dtype=rep['dtype'], code=rep['code'])
-    if task['warmup']: rec['warmup'] = {k: rep['results']['warmup'][k] for k in ('test', 'test_at_val', 'loc')}
+               time_s=rep['train_and_eval_s'], threads=torch.get_num_threads(), device=rep['device'], dtype=rep['dtype'], code=rep['code'],
+               init_sha256=file_sha256(rep['config'].get('init')))
+    if task['warmup']:
+        rec['warmup'] = {k: rep['results']['warmup'][k] for k in ('test', 'test_at_val', 'loc')}
+        rec['warmup_sha256'] = file_sha256(Path(out)/'warmup.pt')
     return rec
 
 def train_task(task:dict, base:dict, runs)->dict:
@@ -122,9 +160,9 @@ def train_task(task:dict, base:dict, runs)->dict:
     except CheckpointError as e: raise ConfigError(f"{out}: {e}; remove the folder or use another --runs") from None
     finally: data.close()
 
-def run_task(task:dict, base:dict, runs)->dict:
+def run_task(task:dict, base:dict, runs, expect:dict|None=None)->dict:
     "The record of one task: read back (`reused`) when its run is finished, else trained and written to its `record.json`."
-    rec = read_record(task, base, runs)
+    rec = read_record(task, base, runs, expect)
     if rec is not None: return dict(rec, reused=True)
     rec = train_task(task, base, runs)
     write_json(run_dir(runs, task['seed'], task['tag'])/'record.json', rec)
@@ -137,26 +175,27 @@ def set_threads(threads:int):
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the command's to handle: it ends the pool's processes itself
 
 def machine_info(jobs:int, threads:int)->dict:
-    "Where a results file was made: platform, CPUs, runs at a time and threads per run, torch and Python versions."
+    "Where a results file was made: platform, CPUs, runs at a time and threads per run, torch and Python versions, the code (`code_version`)."
     return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
-                jobs=jobs, threads_per_job=threads, torch=torch.__version__, python=platform.python_version())
+                jobs=jobs, threads_per_job=threads, torch=torch.__version__, python=platform.python_version(), code=code_version())
 
-def _submit(pool, task:dict, base:dict, runs)->Future:
+def _submit(pool, task:dict, base:dict, runs, expect:dict|None)->Future:
     "A finished task's record read back here, at once; an unfinished one trained in a fresh process of `pool`."
-    rec = read_record(task, base, runs)
-    if rec is None: return pool.submit(run_task, task, base, str(runs))
+    rec = read_record(task, base, runs, expect)
+    if rec is None: return pool.submit(run_task, task, base, str(runs), expect)
     f = Future(); f.set_result(dict(rec, reused=True))
     return f
 
 def run_tasks(tasks:list, base:dict, runs, jobs:int=2, threads:int=1,
-              on_record=None)->list:   # called with (task, record) after each finished task (write the results, log)
-    "Run (or read back) `tasks`, `jobs` at a time, each branch once its seed's warm-up is done; return the records."
-    records, waiting = [], [t for t in tasks if not t['warmup']]
+              on_record=None,          # called with (task, record) after each finished task (write the results, log)
+              expect:dict|None=None)->list:   # `provenance` every record read back must share
+    "Run (or read back) `tasks`, `jobs` at a time, each branch once its seed's warm-up is done (a run from scratch at once); return the records."
+    records, waiting = [], [t for t in tasks if not t['warmup'] and not t.get('scratch')]
     pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context('spawn'), max_tasks_per_child=1, initializer=set_threads, initargs=(threads,))
-    submit = lambda t: _submit(pool, t, base, runs)
+    submit = lambda t: _submit(pool, t, base, runs, expect)
     try:
-        pending = {submit(t): t for t in tasks if t['warmup']}
-        if not pending: pending, waiting = {submit(t): t for t in waiting}, []
+        pending = {submit(t): t for t in tasks if t['warmup'] or t.get('scratch')}
+        if not any(t['warmup'] for t in pending.values()): pending.update({submit(t): t for t in waiting}); waiting = []
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
@@ -204,8 +243,11 @@ class ResultsFile:
 
 # %% ../nbs/07f_runner.ipynb #14ca32a8
 def seed_list(s:str)->list:
-    "An argparse type: seeds separated by commas or spaces ('0,1,2'), each an integer >= 0."
-    try: v = [int(x) for x in s.replace(',', ' ').split()]
+    "An argparse type: seeds separated by commas or spaces, or ranges ('0,1,2', '0-9'), each an integer >= 0."
+    def one(x):
+        a, dash, b = x.partition('-')
+        return list(range(int(a), int(b) + 1)) if dash and a else [int(x)]
+    try: v = [s for x in s.replace(',', ' ').split() for s in one(x)]
     except ValueError: raise argparse.ArgumentTypeError(f"expected integers, got {s!r}") from None
     if any(x < 0 for x in v): raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {s!r}")
     return v
@@ -218,14 +260,18 @@ def pool_parser(prog:str, description:str,
     h = dict(out=f'the results JSON (default {out})', runs='folder of the runs: checkpoints, logs, one record.json per finished run',
              config='a JSON config object or report.json every run starts from (default: the tiny preset)',
              preset='the preset every run starts from when there is no --config (default tiny; e.g. tiny-pretrained)',
-             seeds='seeds (default 0,1,2)', methods=f'comma-separated methods (default {",".join(methods)})',
+             seeds='seeds (default 0-4)', methods=f'comma-separated methods (default {",".join(methods)})',
              jobs='runs at a time (default 2)', threads='torch threads per run (default 1)') | (helps or {})
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument('--out', default=out, help=h['out']); p.add_argument('--runs', default='runs/ablate', help=h['runs'])
     p.add_argument('--config', default=None, help=h['config']); p.add_argument('--preset', default='tiny', help=h['preset'])
-    p.add_argument('--seeds', type=seed_list, default=[0, 1, 2], help=h['seeds'])
+    p.add_argument('--seeds', type=seed_list, default=list(range(5)), help=h['seeds'])
     p.add_argument('--methods', default=','.join(methods), help=h['methods'])
     p.add_argument('--jobs', type=int, default=2, help=h['jobs']); p.add_argument('--threads', type=int, default=1, help=h['threads'])
+    p.add_argument('--size', type=int, default=None, metavar='PX', help="input resolution: images resized to PX x PX (the paper's "
+                   "Table 3; the augmentation's shift scaled with it; default: the config's)")
+    p.add_argument('--allow-mixed', action='store_true', help='read back runs made by other code (source checksum) or with another '
+                   'thread count (refused by default: a table is made by one code version and one thread count)')
     return p
 
 def check_pool_args(args)->tuple:
@@ -236,6 +282,11 @@ def check_pool_args(args)->tuple:
         raise ConfigError(f"--methods {args.methods}: choose from {list(METHODS)}, the baselines {list(BASELINES[1:])}, "
                           "or 'baseline+variant' (`05b_baselines`), each once")
     base_cfg = get_config(base=config_from_file(args.config)) if args.config else get_config(args.preset)
+    if args.size is not None:
+        if args.size < 16: raise ConfigError(f"--size {args.size}: at least 16 pixels")
+        s = base_cfg.crop
+        base_cfg = get_config(base=dict(plain_value(dataclasses.asdict(base_cfg)), resize=round(base_cfg.resize * args.size / s),
+                                        crop=args.size, shift=round(base_cfg.shift * args.size / s)))
     if base_cfg.init: raise ConfigError(f"--config {args.config}: every seed trains its own warm-up; a config with 'init' cannot be used")
     if base_cfg.warmup_epochs < 1: raise ConfigError(f"--config {args.config}: the branches start from a warm-up; warmup_epochs must be >= 1")
     check_data_given(base_cfg)

@@ -40,6 +40,12 @@ def test_results_file(small):
     assert sc['config']['milestones'] == [1] and sc['config']['lr'] == pytest.approx(1e-4)   # the run's schedule, from the branch's start
     assert sc['epochs'][0]['sc'] > 0 and sc['config']['init'].endswith(os.path.join('seed0', 'plain', 'warmup.pt'))
     assert r.stdout.count('[') >= 3 and '3/3' in r.stdout
+    warm = next(x for x in ab['runs'] if x['warmup'])
+    assert len(warm['warmup_sha256']) == 64 and warm['init_sha256'] is None
+    for x in ab['runs']:                                      # provenance: code, threads, device, dtype path, the warm-up it started from
+        assert x['code']['source'] == ab['machine']['code']['source'] and len(x['code']['source']) == 64
+        assert x['threads'] == 1 and x['device'] == 'cpu' and x['dtype'].startswith(('bf16', 'float32'))
+        if not x['warmup']: assert x['init_sha256'] == warm['warmup_sha256']
 
 
 def test_branch_from_warmup_equals_branch_in_one_run(small, tmp_path):
@@ -123,3 +129,15 @@ def test_older_record_refused(small, tmp_path):
     a[a.index('--runs') + 1], a[a.index('--out') + 1] = tmp_path/'runs', tmp_path/'o.json'
     one_line_error(ablate(*a), os.path.join('seed0', 'sc+gc') + ': made by an older version (no PxAP); remove it or use another --runs')
     assert not (tmp_path/'o.json').exists() and not (tmp_path/'runs'/'seed0'/'plain').exists()
+
+
+def test_size_upsamples(tmp_path):
+    "--size (the paper's Table 3): every run of the command sees the benchmark at that resolution, the shift scaled with it."
+    (tmp_path/'c.json').write_text(json.dumps(dict(SMALL, warmup_epochs=1, epochs=1)))
+    r = ablate('--config', tmp_path/'c.json', '--size', '96', '--seeds', '0', '--no-grid', '--methods', 'plain,sc+gc',
+               '--out', tmp_path/'a.json', '--runs', tmp_path/'runs')
+    assert r.returncode == 0, r.stderr[-3000:]
+    ab = json.loads((tmp_path/'a.json').read_text())
+    assert ab['base_config']['crop'] == ab['base_config']['resize'] == 96 and ab['base_config']['shift'] == 6
+    assert ab['command'].split()[3:5] == ['--size', '96']
+    assert {(x['config']['crop'], x['config']['shift']) for x in ab['runs']} == {(96, 6)} and len(ab['runs']) == 2
