@@ -9,39 +9,74 @@ import numpy as np
 from .runner import metric, load_results, runs_of, mean_std, run_tag, repo_dir
 
 # %% auto #0
-__all__ = ['TABLE4_METRICS', 'PAPER_TABLE4', 'SIZE_KEYS', 'ERRORS', 'table4', 'table4_markdown', 'paper_beside_ours',
-           'loss_curves', 'plot_magnitudes', 'size_stats', 'plot_sizes', 'sensitivity', 'plot_sensitivity']
+__all__ = ['TABLE4_METRICS', 'PAPER_TABLE4', 'PROBE_KEYS', 'SIZE_KEYS', 'ERRORS', 'PAPER_TABLE3', 't_interval', 'ci_text',
+           'paired_rows', 'table4', 'table4_markdown', 'plot_paired', 'paper_beside_ours', 'loss_curves',
+           'plot_magnitudes', 'gc_probe_stats', 'gc_probe_table', 'plot_gc_probe', 'size_stats', 'plot_sizes',
+           'sensitivity', 'plot_sensitivity', 'table3', 'table3_markdown']
 
 # %% ../nbs/08_ablations.ipynb #afbabebe
 TABLE4_METRICS = ('Cls top-1', 'GT-known Loc', 'Top-1 Loc', 'MaxBoxAcc', 'MaxBoxAccV2')     # `METRICS` of 07f_runner but PxAP
 
 # %% ../nbs/08_ablations.ipynb #f6366ac6
-def table4(ab:dict, methods=None)->list:
-    "Rows: method, seeds, {metric: (mean, std)}, {metric: (mean, std) of method - plain, paired by seed}, {metric: per-seed differences}."
-    rows, plain = [], runs_of(ab, 'plain')
-    for m in methods or ab['methods']:
-        rs = runs_of(ab, m, ab['seeds'])
-        if not rs: continue
-        seeds = sorted(rs)
-        both = [s for s in seeds if s in plain]
-        diffs = {k: [metric(rs[s], k) - metric(plain[s], k) for s in both] for k in TABLE4_METRICS}
-        rows.append(dict(method=m, seeds=seeds, paired_seeds=both, stats={k: mean_std([metric(rs[s], k) for s in seeds]) for k in TABLE4_METRICS},
-                         paired={k: mean_std(d) for k, d in diffs.items()}, diffs=diffs))
+def t_interval(d, level:float=0.95)->tuple:
+    "`(mean, sample std (ddof 1), lo, hi)`: `lo, hi` the Student-t `level` confidence interval of the mean of `d` (NaN for fewer than two values)."
+    from scipy import stats
+    d = np.asarray(d, float)
+    m, s = mean_std(d)
+    h = stats.t.ppf(0.5 + level / 2, len(d) - 1) * s / np.sqrt(len(d)) if len(d) > 1 else float('nan')
+    return m, s, m - h, m + h
+
+def ci_text(m:float, lo:float, hi:float)->str:
+    "A paired difference and its interval, `+4.6 [+2.1, +7.0]*`: * where the interval excludes zero."
+    return f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}]" + ('*' if lo * hi > 0 else '')
+
+def paired_rows(runs:dict,           # label -> {seed: record} of each configuration, the reference first
+                metrics=TABLE4_METRICS, level:float=0.95)->list:
+    "Rows: label, seeds, {metric: (mean, std)}; against the first configuration on the seeds both have: paired seeds, per-seed differences, `t_interval`s."
+    (ref_label, ref), rows = next(iter(runs.items())), []
+    for label, rs in runs.items():
+        seeds = sorted(rs); both = [s for s in seeds if s in ref]
+        diffs = {k: [metric(rs[s], k) - metric(ref[s], k) for s in both] for k in metrics}
+        rows.append(dict(method=label, seeds=seeds, paired_seeds=both, stats={k: mean_std([metric(rs[s], k) for s in seeds]) for k in metrics},
+                         diffs=diffs, paired={k: mean_std(d) for k, d in diffs.items()}, ci={k: t_interval(d, level) for k, d in diffs.items()}))
     return rows
 
-def table4_markdown(rows:list, paired:bool=True)->str:
-    "The rows as a Markdown table: mean ± std (and the paired difference to plain, mean ± std)."
-    head = '| method | seeds | ' + ' | '.join(TABLE4_METRICS) + ' |'
-    out = [head, '|' + '---|' * (len(TABLE4_METRICS) + 2)]
-    pm = lambda m, s, sign='': f"{m:{sign}.1f}" + ('' if np.isnan(s) else f" ± {s:.1f}")       # no ± for one seed
+def table4(ab:dict, methods=None)->list:
+    "`paired_rows` of Table 4's methods (each with all of its seeds) against plain CAM from the same warm-ups."
+    return paired_rows({m: runs_of(ab, m) for m in ['plain', *[m for m in methods or ab['methods'] if m != 'plain']] if runs_of(ab, m)})
+
+def table4_markdown(rows:list, paired:bool=True, metrics=None)->str:
+    "Markdown: mean ± sample std over the seeds; below, each paired difference to the first row with its 95% t-interval (* excludes zero)."
+    metrics = metrics or list(rows[0]['stats'])
+    out = ['| method | seeds | ' + ' | '.join(metrics) + ' |', '|' + '---|' * (len(metrics) + 2)]
+    pm = lambda m, s: f"{m:.1f}" + ('' if np.isnan(s) else f" ± {s:.1f}")       # no ± for one seed
     for r in rows:
-        out.append(f"| {r['method']} | {len(r['seeds'])} | " + ' | '.join(pm(m, s) for m, s in r['stats'].values()) + ' |')
+        out.append(f"| {r['method']} | {len(r['seeds'])} | " + ' | '.join(pm(*r['stats'][k]) for k in metrics) + ' |')
     if paired:
-        for r in rows:
-            if r['method'] == 'plain' or not r['paired_seeds']: continue
-            out.append(f"| {r['method']} − plain (paired) | {len(r['paired_seeds'])} | " +
-                       ' | '.join(pm(m, s, '+') for m, s in r['paired'].values()) + ' |')
+        for r in rows[1:]:
+            if not r['paired_seeds']: continue
+            out.append(f"| {r['method']} − {rows[0]['method']} (paired) | {len(r['paired_seeds'])} | " +
+                       ' | '.join(ci_text(*np.take(r['ci'][k], [0, 2, 3])) for k in metrics) + ' |')
     return '\n'.join(out)
+
+def plot_paired(rows:list, metrics=('MaxBoxAcc', 'MaxBoxAccV2', 'GT-known Loc', 'Cls top-1'), title:str='', size:float=2.9):
+    "Each row's paired difference to the first row: the mean, its 95% t-interval and the seeds' own differences (dots); dashed: zero."
+    import matplotlib.pyplot as plt
+    rows = [r for r in rows[1:] if r['paired_seeds']]
+    fig, axs = plt.subplots(1, len(metrics), figsize=(size * len(metrics), 0.45 * len(rows) + 1.1), sharey=True, squeeze=False)
+    for ax, k in zip(axs[0], metrics):
+        for j, r in enumerate(rows):
+            m, _, lo, hi = r['ci'][k]
+            ax.plot(r['diffs'][k], [j + 0.18] * len(r['diffs'][k]), '.', color='0.6', ms=4)
+            ax.errorbar([m], [j], xerr=[[m - lo], [hi - m]] if np.isfinite(lo) else None, fmt='o', capsize=3,
+                        color='tab:green' if lo * hi > 0 else 'tab:blue')
+        ax.axvline(0, color='k', ls='--', lw=0.8); ax.grid(alpha=.3, axis='x')
+        ax.set_title(k, fontsize=9)
+        ax.set_yticks(range(len(rows)), [r['method'] for r in rows], fontsize=8); ax.invert_yaxis()
+    axs[0, 0].set_xlabel('paired difference (points)')
+    fig.suptitle(title or 'paired difference, 95% t-interval (green: excludes zero); dots: the seeds', fontsize=9)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/08_ablations.ipynb #03886b93
 PAPER_TABLE4 = {  # the paper's Table 4 (and text): ILSVRC val, InceptionV3; errors in % (100 - accuracy)
@@ -92,6 +127,53 @@ def plot_magnitudes(ab:dict, tags=('sc', 'gc', 'sc+gc', 'gc-backprop')):
     fig.tight_layout(rect=(0, 0, 1, .9))
     return fig
 
+# %% ../nbs/08_ablations.ipynb #f18dbee7
+PROBE_KEYS = [('g_cls', '‖∂L_cls/∂F‖'), ('g_sc', '‖∂λ1·L_sc/∂F‖'), ('g_gc', '‖∂λ2·L_gc/∂F‖'), ('cos_sc_gc', 'cos(SC, GC)'),
+              ('eta', 'η'), ('drift', 'centre drift'), ('lag', 'centre lag'), ('spread', 'within / between')]
+
+def gc_probe_stats(pr:dict)->dict:
+    "λ2 -> {key: mean over the seeds' runs and their measured steps} of `bench/gc_probe.py`'s results, with the final val and test MaxBoxAcc per seed."
+    out = {}
+    for l2 in pr['lambda2']:
+        rs = [r for r in pr['runs'] if r['lambda2'] == l2 and not r.get('failed')]
+        if not rs: continue
+        rows = [dict(x, spread=x['within'] / x['between']) for r in rs for x in r['probe']]
+        out[l2] = {k: float(np.mean([x[k] for x in rows])) if all(k in x for x in rows) else float('nan') for k, _ in PROBE_KEYS}
+        out[l2].update(seeds=[r['seed'] for r in rs], val=[r['val']['MaxBoxAcc'] for r in rs], test=[r['test']['MaxBoxAcc'] for r in rs])
+    return out
+
+def gc_probe_table(pr:dict)->str:
+    "Markdown: one row per λ2, the probe's means and the final MaxBoxAcc (mean over the seeds)."
+    st = gc_probe_stats(pr)
+    out = ['| λ2 | ' + ' | '.join(lab for _, lab in PROBE_KEYS) + ' | GC / cls gradient | val MaxBoxAcc | test MaxBoxAcc |',
+           '|' + '---|' * (len(PROBE_KEYS) + 4)]
+    f = lambda v: '—' if np.isnan(v) else f"{v:.3g}"
+    for l2, s in st.items():
+        out.append(f"| {l2:g} | " + ' | '.join(f(s[k]) for k, _ in PROBE_KEYS) + f" | {f(s['g_gc'] / s['g_cls'])} | "
+                   f"{np.mean(s['val']):.1f} | {np.mean(s['test']):.1f} |")
+    return '\n'.join(out)
+
+def plot_gc_probe(pr:dict):
+    "Over the branch's steps (mean over seeds), one line per λ2: GC's gradient into F beside the classification and SC gradients, and the same-class spread."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(11, 3))
+    cmap = plt.get_cmap('viridis')
+    for j, l2 in enumerate(pr['lambda2']):
+        rs = [r for r in pr['runs'] if r['lambda2'] == l2 and not r.get('failed')]
+        if not rs: continue
+        steps = sorted({x['step'] for r in rs for x in r['probe']})
+        mean = lambda k: np.array([np.mean([x[k] for r in rs for x in r['probe'] if x['step'] == s and k in x] or [np.nan]) for s in steps])
+        x0, c = steps[0], cmap(j / max(1, len(pr['lambda2']) - 1))
+        if l2: axs[0].plot(np.array(steps) - x0, mean('g_gc'), color=c, label=f'λ2 = {l2:g}')
+        axs[1].plot(np.array(steps) - x0, mean('g_sc') / mean('g_cls'), color=c, label=f'λ2 = {l2:g}')
+        axs[2].plot(np.array(steps) - x0, mean('within') / mean('between'), color=c, label=f'λ2 = {l2:g}')
+        if j == 0: axs[0].plot(np.array(steps) - x0, mean('g_cls'), 'k--', label='‖∂L_cls/∂F‖ (λ2 = 0)')
+    axs[0].set_yscale('log'); axs[0].set_title('‖∂λ2·L_gc/∂F‖', fontsize=9)
+    axs[1].set_title('‖∂λ1·L_sc/∂F‖ / ‖∂L_cls/∂F‖', fontsize=9); axs[2].set_title('same-class seed spread / class distance', fontsize=9)
+    for ax in axs: ax.set_xlabel('branch step'); ax.grid(alpha=.3)
+    axs[0].legend(fontsize=7); fig.tight_layout()
+    return fig
+
 # %% ../nbs/08_ablations.ipynb #f1196fae
 SIZE_KEYS = [('BoxAcc', 'BoxAcc@0.5 (%)'), ('side_median', 'box side / object side'), ('recall', 'mask recall'),
              ('precision', 'mask precision')]
@@ -124,9 +206,10 @@ def plot_sizes(ab:dict, tags=('plain', 'sc+gc')):
 # %% ../nbs/08_ablations.ipynb #5873946b
 ERRORS = [('classification error', 'Cls top-1'), ('localization error', 'Top-1 Loc'), ('GT-known error', 'GT-known Loc')]
 
-def sensitivity(ab:dict)->dict:
-    "param -> list of (value, seeds, {error name: (mean, min, max)}) over the sensitivity seeds."
+def sensitivity(ab:dict, level:float=0.95)->dict:
+    "param -> list of (value, seeds, {error: (mean, lo, hi)}: the t-interval of the mean, {error: `t_interval` of the point − the preset's point, paired by seed})."
     out, base = {}, ab['base_config']
+    ref = runs_of(ab, ab['sens_method'], ab['sens_seeds'])
     for name, values in ab['grid'].items():
         pts = []
         for v in values:
@@ -134,12 +217,14 @@ def sensitivity(ab:dict)->dict:
             rs = runs_of(ab, tag, ab['sens_seeds'])
             if not rs: continue
             errs = {e: [100 - metric(r, k) for r in rs.values()] for e, k in ERRORS}
-            pts.append((v, sorted(rs), {e: (float(np.mean(x)), float(np.min(x)), float(np.max(x))) for e, x in errs.items()}))
+            both = [s for s in rs if s in ref]
+            d = {e: t_interval([metric(ref[s], k) - metric(rs[s], k) for s in both], level) for e, k in ERRORS}   # error − preset's error
+            pts.append((v, sorted(rs), {e: tuple(np.take(t_interval(x, level), [0, 2, 3])) for e, x in errs.items()}, d))
         out[name] = pts
     return out
 
 def plot_sensitivity(ab:dict):
-    "Fig. 5's layout: rows λ1, λ2, K; columns classification, localization and GT-known error (mean, min-max bars)."
+    "Fig. 5's layout: rows λ1, λ2, K; columns classification, localization and GT-known error (mean, 95% t-interval; red: differs from the preset's point, paired)."
     import matplotlib.pyplot as plt
     sens = sensitivity(ab)
     fig, axs = plt.subplots(len(sens), 3, figsize=(10, 2.6 * len(sens)), squeeze=False)
@@ -149,7 +234,9 @@ def plot_sensitivity(ab:dict):
         for c, (e, _) in enumerate(ERRORS):
             mid = np.array([p[2][e][0] for p in pts]); lo = np.array([p[2][e][1] for p in pts]); hi = np.array([p[2][e][2] for p in pts])
             ax = axs[r, c]
-            ax.errorbar(x, mid, [mid - lo, hi - mid], marker='o', capsize=3)
+            ax.errorbar(x, mid, [mid - lo, hi - mid] if np.isfinite(lo).all() else None, marker='o', capsize=3)
+            off = np.array([p[3][e][2] * p[3][e][3] > 0 for p in pts])          # the paired interval excludes zero
+            if off.any(): ax.plot(x[off], mid[off], 'o', mfc='none', mec='red', ms=11, mew=1.5)
             if name != 'k': ax.set_xscale('log'); ax.minorticks_off()
             ax.set_xticks(x, [f'{v:g}' for v in x])
             ax.set_xlabel(labels.get(name, name)); ax.grid(alpha=.3)
@@ -157,3 +244,25 @@ def plot_sensitivity(ab:dict):
         axs[r, 0].set_ylabel('error (%)')
     fig.tight_layout()
     return fig
+
+# %% ../nbs/08_ablations.ipynb #68cb5b65
+PAPER_TABLE3 = {'ILSVRC': {224: 31.50, 320: 31.04}, 'CUB': {224: 27.40, 320: 22.99}}   # I2C's GT-known error (%), the paper's Table 3
+
+def table3(by_px:dict,                 # px -> a results file with plain and sc+gc runs at that resolution
+           seeds=None, metrics=('GT-known Loc', 'MaxBoxAccV2'))->list:
+    "Per resolution: `px` and `paired_rows` of plain and I2C (SC+GC) on `seeds` (default: the seeds every resolution has both of)."
+    seeds = seeds or sorted(set.intersection(*[set(runs_of(r, 'plain')) & set(runs_of(r, 'sc+gc')) for r in by_px.values()]))
+    return [dict(px=px, rows=paired_rows({'plain': runs_of(r, 'plain', seeds), 'sc+gc': runs_of(r, 'sc+gc', seeds)}, metrics))
+            for px, r in sorted(by_px.items())]
+
+def table3_markdown(t3:list)->str:
+    "Markdown: per resolution and metric, plain and I2C (mean ± sample std) and I2C − plain with its 95% t-interval (* excludes zero)."
+    metrics = list(t3[0]['rows'][0]['stats'])
+    pm = lambda m, s: f"{m:.1f} ± {s:.1f}"
+    out = ['| input | seeds | ' + ' | '.join(f"{k}: plain | {k}: I2C | {k}: I2C − plain" for k in metrics) + ' |',
+           '|' + '---|' * (2 + 3 * len(metrics))]
+    for t in t3:
+        p, i = t['rows']
+        out.append(f"| {t['px']} px | {len(i['paired_seeds'])} | " + ' | '.join(
+            f"{pm(*p['stats'][k])} | {pm(*i['stats'][k])} | {ci_text(*np.take(i['ci'][k], [0, 2, 3]))}" for k in metrics) + ' |')
+    return '\n'.join(out)
