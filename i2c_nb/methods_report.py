@@ -8,12 +8,13 @@ import math
 import numpy as np, torch
 from torch import Tensor
 from .runner import METRICS, metric, runs_of, mean_std, run_tag, run_dir, repo_runs
+from .ablation_report import paired_rows, ci_text, plot_paired
 
 # %% auto #0
-__all__ = ['SHORT', 'PAPER_TABLE1', 'GRADCAM_METHODS', 'chosen_runs', 'table1', 'table1_markdown', 'paired_intervals',
-           'search_markdown', 'paper_markdown', 'plot_table1', 'run_model', 'method_models', 'draw_method_maps',
-           'gradcam_comparison', 'gradcam_markdown', 'draw_gradcam_maps', 'background_weights', 'background_channels',
-           'background_markdown']
+__all__ = ['SHORT', 'PAPER_TABLE1', 'GRADCAM_METHODS', 'chosen_runs', 'table1', 'scratch_rows', 'table1_markdown',
+           'paired_intervals', 'search_markdown', 'paper_markdown', 'plot_table1', 'run_model', 'method_models',
+           'draw_method_maps', 'gradcam_comparison', 'gradcam_markdown', 'draw_gradcam_maps', 'background_weights',
+           'background_channels', 'background_markdown']
 
 # %% ../nbs/10_methods.ipynb #da47f90c
 def chosen_runs(res:dict, method:str)->dict:
@@ -21,60 +22,53 @@ def chosen_runs(res:dict, method:str)->dict:
     return runs_of(res, run_tag(method, res['chosen'][method]))
 
 def table1(res:dict)->list:
-    "Rows: method, label, tag, seeds, {metric: (mean, std)}, {metric: (mean, std) of method - CAM, paired by seed}."
-    cam, rows = chosen_runs(res, 'plain') if 'plain' in res['methods'] else {}, []
-    for m in res['methods']:
-        rs = chosen_runs(res, m)
-        seeds = sorted(rs); both = [s for s in seeds if s in cam]
-        rows.append(dict(method=m, label=res['labels'].get(m, m), tag=run_tag(m, res['chosen'][m]), seeds=seeds,
-                         stats={k: mean_std([metric(rs[s], k) for s in seeds]) for k in METRICS},
-                         paired={k: mean_std([metric(rs[s], k) - metric(cam[s], k) for s in both]) for k in METRICS}))
-    return rows
+    "`paired_rows` (`08_ablations`) of every method's chosen runs against CAM's, with the method's `label` and `tag`."
+    ms = ['plain', *[m for m in res['methods'] if m != 'plain']] if 'plain' in res['methods'] else list(res['methods'])
+    rows = paired_rows({m: chosen_runs(res, m) for m in ms}, tuple(METRICS))
+    return [dict(r, label=res['labels'].get(r['method'], r['method']), tag=run_tag(r['method'], res['chosen'][r['method']])) for r in rows]
+
+def scratch_rows(res:dict)->list:
+    "CAM's chosen runs, then each method trained from scratch (`{method}_scratch`), paired with CAM on their common seeds."
+    rows = paired_rows({'plain': chosen_runs(res, 'plain'), **{m: runs_of(res, f'{m}_scratch') for m in res.get('scratch', [])}}, tuple(METRICS))
+    return [dict(r, label=res['labels'].get(r['method'], r['method']) + ('' if r['method'] == 'plain' else ' (from scratch)'),
+                 tag=f"{r['method']}_scratch" if r['method'] != 'plain' else run_tag('plain', res['chosen']['plain'])) for r in rows]
 
 SHORT = {'Cls top-1': 'Cls top-1', 'GT-known Loc': 'GT-known', 'Top-1 Loc': 'Top-1 Loc', 'MaxBoxAcc': 'MaxBoxAcc',
          'MaxBoxAccV2': 'MaxBoxAccV2', 'PxAP': 'PxAP'}
 
 def table1_markdown(rows:list)->str:
-    "Markdown: mean ± std over the seeds, the paired difference to CAM in MaxBoxAcc and PxAP; the seeds and chosen settings below it."
-    out = ['| method | ' + ' | '.join(SHORT.get(k, k) for k in METRICS) + ' | Δ MaxBoxAcc vs CAM | Δ PxAP vs CAM |',
-           '|' + '---|' * (len(METRICS) + 3)]
-    pm = lambda m, s, sign='': f"{m:{sign}.1f}" + ('' if np.isnan(s) else f" ± {s:.1f}")
+    "Markdown: mean ± sample std over the seeds of every metric, and the paired difference to CAM in MaxBoxAcc and PxAP with its 95% t-interval."
+    out = ['| method | seeds | ' + ' | '.join(SHORT.get(k, k) for k in METRICS) + ' | Δ MaxBoxAcc vs CAM | Δ PxAP vs CAM |',
+           '|' + '---|' * (len(METRICS) + 4)]
+    pm = lambda m, s: f"{m:.1f}" + ('' if np.isnan(s) else f" ± {s:.1f}")
     for r in rows:
-        d = '— | —' if r['method'] == 'plain' else ' | '.join(pm(*r['paired'][k], '+') for k in ('MaxBoxAcc', 'PxAP'))
-        out.append(f"| {r['label']} | " + ' | '.join(pm(*r['stats'][k]) for k in METRICS) + f" | {d} |")
-    seeds = sorted({len(r['seeds']) for r in rows})
-    out += ['', f"Mean ± std over {' or '.join(map(str, seeds))} seeds per method; the settings chosen on val: " +
-            ', '.join(f"{r['label']} `{r['tag']}`" for r in rows) + '.']
+        d = '— | —' if r is rows[0] else ' | '.join(ci_text(*np.take(r['ci'][k], [0, 2, 3])) for k in ('MaxBoxAcc', 'PxAP'))
+        out.append(f"| {r['label']} | {len(r['seeds'])} | " + ' | '.join(pm(*r['stats'][k]) for k in METRICS) + f" | {d} |")
+    out += ['', "Mean ± sample std (ddof 1) over the seeds; Δ: the method minus CAM with the same seed, mean and 95% t-interval "
+            "(* where it excludes zero). The settings: " + ', '.join(f"{r['label']} `{r['tag']}`" for r in rows) + '.']
     return '\n'.join(out)
 
 # %% ../nbs/10_methods.ipynb #51666ee0
-def paired_intervals(rows:list, metrics=('MaxBoxAcc', 'MaxBoxAccV2', 'PxAP', 'Cls top-1'), level:float=0.95)->str:
-    "Markdown: each method's paired difference to CAM, mean and t-based `level` interval; * where the interval excludes zero."
-    from scipy import stats
-    out = ['| method − CAM | ' + ' | '.join(metrics) + ' |', '|' + '---|' * (len(metrics) + 1)]
-    for r in rows:
-        if r['method'] == 'plain': continue
-        n, cells = len(r['seeds']), []
-        for k in metrics:
-            m, s = r['paired'][k]
-            h = stats.t.ppf(0.5 + level / 2, n - 1) * s / np.sqrt(n) if n > 1 else float('nan')
-            cells.append(f"{m:+.1f} [{m - h:+.1f}, {m + h:+.1f}]" + ('*' if (m - h) * (m + h) > 0 else ''))
-        out.append(f"| {r['label']} | " + ' | '.join(cells) + ' |')
+def paired_intervals(rows:list, metrics=('MaxBoxAcc', 'MaxBoxAccV2', 'PxAP', 'Cls top-1'))->str:
+    "Markdown: each row's paired difference to the first (CAM), mean and 95% t-interval; * where the interval excludes zero."
+    out = [f"| method − {rows[0]['label']} | seeds | " + ' | '.join(metrics) + ' |', '|' + '---|' * (len(metrics) + 2)]
+    for r in rows[1:]:
+        out.append(f"| {r['label']} | {len(r['paired_seeds'])} | " + ' | '.join(ci_text(*np.take(r['ci'][k], [0, 2, 3])) for k in metrics) + ' |')
     return '\n'.join(out)
 
 # %% ../nbs/10_methods.ipynb #725c7c0a
 def search_markdown(res:dict)->str:
-    "Markdown: each method's trials on the search seed, val and test MaxBoxAcc, the chosen one in bold."
-    s0 = res['seeds'][0]
-    out = ['| method | setting | val MaxBoxAcc | test MaxBoxAcc (val threshold) |', '|---|---|---|---|']
+    "Markdown: every trial of every method, its val MaxBoxAcc on each search seed and their mean ± sample std, the chosen one in bold."
+    from i2c_nb.compare_runs import trial_scores
+    seeds = res['search_seeds'] if 'search_seeds' in res else res['seeds'][:1]        # files before the two-seed search: one
+    out = ['| method | setting | ' + ' | '.join(f'val, seed {s}' for s in seeds) + ' | mean ± std |', '|' + '---|' * (len(seeds) + 3)]
     for m in res['methods']:
-        for o in res['search'][m]:
-            tag = run_tag(m, o)
-            r = next((r for r in res['runs'] if r['seed'] == s0 and r['tag'] == tag), None)
-            if r is None or r.get('failed'): out.append(f"| {res['labels'].get(m, m)} | `{tag}` | failed | — |"); continue
+        for o, v in trial_scores(res['runs'], m, res['search'][m], seeds):
             b = '**' if o == res['chosen'][m] else ''
-            out.append(f"| {res['labels'].get(m, m)} | {b}`{tag}`{b} | {b}{r['results']['val']['MaxBoxAcc']:.1f}{b} | "
-                       f"{r['results']['test_at_val']['MaxBoxAcc']:.1f} |")
+            vals = [v[s] for s in seeds]
+            mean = '—' if None in vals else (f"{np.mean(vals):.1f}" + (f" ± {np.std(vals, ddof=1):.1f}" if len(vals) > 1 else ''))
+            out.append(f"| {res['labels'].get(m, m)} | {b}`{run_tag(m, o)}`{b} | " + ' | '.join('failed' if x is None else f"{x:.1f}" for x in vals) +
+                       f" | {b}{mean}{b} |")
     return '\n'.join(out)
 
 # %% ../nbs/10_methods.ipynb #4749fac5
