@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every study behind chapters 08_ablations and 10_methods, one after the other, on the committed code, two runs at a time
 # with one thread each. Each command resumes where it stopped (finished runs are read back, an interrupted one goes on
-# from its checkpoint), so running this script again continues the studies. About 4.5 hours on a 2-core machine.
+# from its checkpoint), so running this script again continues the studies. About 5 hours on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
@@ -15,3 +15,6 @@ i2c-compare --main-seeds 5-9 --out results/methods.json --runs runs/ablate --job
 for px in 96 128; do
   i2c-ablate --size $px --methods plain,sc+gc --no-grid --out results/size$px.json --runs runs/size$px --jobs 2
 done
+# the paper's setting: ImageNet EfficientNet-Lite0 fine-tuned (needs the pretrained extra), 5 seeds, with the authors' distance too
+i2c-ablate --preset tiny-pretrained --methods plain,sc,sc+gc --grid sc_distance=euclidean --seeds 0-4 --sens-seeds 0-4 \
+           --out results/pretrained.json --runs runs/pretrained --jobs 2
