@@ -9,13 +9,27 @@ import numpy as np
 from .runner import metric, load_results, runs_of, mean_std, run_tag, repo_dir
 
 # %% auto #0
-__all__ = ['TABLE4_METRICS', 'PAPER_TABLE4', 'PROBE_KEYS', 'SIZE_KEYS', 'ERRORS', 'PAPER_TABLE3', 't_interval', 'ci_text',
-           'paired_rows', 'table4', 'table4_markdown', 'plot_paired', 'paper_beside_ours', 'loss_curves',
+__all__ = ['TABLE4_METRICS', 'PAPER_TABLE4', 'PROBE_KEYS', 'SIZE_KEYS', 'ERRORS', 'PAPER_TABLE3', 'provenance_text', 't_interval',
+           'ci_text', 'paired_rows', 'table4', 'table4_markdown', 'plot_paired', 'paper_beside_ours', 'loss_curves',
            'plot_magnitudes', 'gc_probe_stats', 'gc_probe_table', 'plot_gc_probe', 'size_stats', 'plot_sizes',
            'sensitivity', 'plot_sensitivity', 'table3', 'table3_markdown']
 
 # %% ../nbs/08_ablations.ipynb #afbabebe
 TABLE4_METRICS = ('Cls top-1', 'GT-known Loc', 'Top-1 Loc', 'MaxBoxAcc', 'MaxBoxAccV2')     # `METRICS` of 07f_runner but PxAP
+
+# %% ../nbs/08_ablations.ipynb #094ab390
+def provenance_text(res:dict)->str:
+    "How a results file's runs were made: their code (commit, uncommitted changes, source checksum), threads, dtype paths and devices, and their summed time."
+    from collections import Counter
+    recs = [r for r in res['runs'] if not r.get('failed')]
+    count = lambda f, rs=recs: ', '.join(f"{k} ({n})" if len(c) > 1 else str(k) for c in [Counter(map(f, rs))] for k, n in c.items())
+    src = lambda r: (r.get('code') or {}).get('source') or '?'
+    commit = lambda r: (lambda c: (c.get('commit') or '?')[:7] + (' with uncommitted changes' if c.get('dirty') else ''))(r.get('code') or {})
+    code = '; '.join(f"source {s[:12]} (commit {count(commit, [r for r in recs if src(r) == s])})" for s in dict.fromkeys(map(src, recs)))
+    t = sum(r.get('time_s') or 0 for r in recs)
+    return (f"{len(recs)} runs; code: {code}; threads per run: {count(lambda r: r.get('threads'))}; "
+            f"{count(lambda r: (r.get('dtype') or '?').split(' (')[0])} on {count(lambda r: r.get('device', '?'))}; "
+            f"{t / 3600:.1f} h of training and evaluation in all (the runs' own times, summed)")
 
 # %% ../nbs/08_ablations.ipynb #f6366ac6
 def t_interval(d, level:float=0.95)->tuple:
