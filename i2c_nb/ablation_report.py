@@ -238,7 +238,7 @@ def sensitivity(ab:dict, level:float=0.95)->dict:
     return out
 
 def plot_sensitivity(ab:dict):
-    "Fig. 5's layout: rows λ1, λ2, K; columns classification, localization and GT-known error (mean, 95% t-interval; red: differs from the preset's point, paired)."
+    "Fig. 5's layout: rows λ1, λ2, K; columns classification, localization and GT-known error: the mean over the seeds, and around it the 95% t-interval of its paired difference to the preset's point (red: excludes zero)."
     import matplotlib.pyplot as plt
     sens = sensitivity(ab)
     fig, axs = plt.subplots(len(sens), 3, figsize=(10, 2.6 * len(sens)), squeeze=False)
@@ -248,7 +248,8 @@ def plot_sensitivity(ab:dict):
         for c, (e, _) in enumerate(ERRORS):
             mid = np.array([p[2][e][0] for p in pts]); lo = np.array([p[2][e][1] for p in pts]); hi = np.array([p[2][e][2] for p in pts])
             ax = axs[r, c]
-            ax.errorbar(x, mid, [mid - lo, hi - mid] if np.isfinite(lo).all() else None, marker='o', capsize=3)
+            h = np.nan_to_num(np.array([(p[3][e][3] - p[3][e][2]) / 2 for p in pts]))   # the paired interval's half-width (0 at the preset)
+            ax.errorbar(x, mid, h, marker='o', capsize=3)
             off = np.array([p[3][e][2] * p[3][e][3] > 0 for p in pts])          # the paired interval excludes zero
             if off.any(): ax.plot(x[off], mid[off], 'o', mfc='none', mec='red', ms=11, mew=1.5)
             if name != 'k': ax.set_xscale('log'); ax.minorticks_off()
