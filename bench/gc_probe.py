@@ -2,10 +2,10 @@
 (the runner's own settings) is trained with several λ2 (0: SC alone) while a callback measures, every `--every` steps:
 the gradient each term of Eq. 6 sends into the backbone features F (‖∂L_cls/∂F‖, ‖∂λ1·L_sc/∂F‖, ‖∂λ2·L_gc/∂F‖ and the
 cosine between the SC and GC gradients), GC's update rate η = exp(-α t) (Eq. 4), how far the centres have moved since
-the branch's first step and how far they are from the batch's class means (√ of Eq. 5's distance), and the spread of
+their first update and how far they are from the batch's class means (√ of Eq. 5's distance), and the spread of
 same-class seed features against the distance between class means. Each run's final val/test scores come with it.
 
-    python bench/gc_probe.py --runs runs/ablate --seeds 0,1 --lambda2 0,0.001,0.01,0.1,1 --out results/gc_probe.json
+    python bench/gc_probe.py --runs runs/ablate --seeds 0-4 --lambda2 0,0.001,0.01,0.1,1 --work runs/gc_probe5 --out results/gc_probe.json
 """
 import argparse, copy, json, time
 import multiprocessing as mp
@@ -57,9 +57,9 @@ class GCProbe(Callback):
         row['between'] = float(torch.pdist(means).pow(2).mean()) if len(classes) > 1 else float('nan')
         if self.mem is not None:
             c = self.mem.centers.float()
-            if self.first is None: self.first = c.clone()
+            if self.first is None and bool((self.mem.counts[classes] > 0).all()): self.first = c.clone()   # after their first update
             row['eta'] = float(momentum_rate(self.mem.counts.float(), self.mem.alpha)[classes].mean())
-            row['drift'] = float((c - self.first).norm(dim=1)[classes].mean())
+            if self.first is not None: row['drift'] = float((c - self.first).norm(dim=1)[classes].mean())  # (the initial ones are random)
             row['lag'] = float((c[classes] - means).norm(dim=1).mean())
             row['centre_norm'] = float(c[classes].norm(dim=1).mean())
         self.rows.append(row)
