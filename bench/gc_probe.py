@@ -45,9 +45,11 @@ class GCProbe(Callback):
         terms = {'cls': F.cross_entropy(p.logits.float(), y), 'sc': o.lambda1 * sc_loss(v, y, valid, squared=o.squared) if o.use_sc else None,
                  'gc': o.lambda2 * self.mem(v, y, valid) if self.mem is not None else None}
         for k in ('sc', 'gc'):    # the same terms as the step's own (a check that the probe measures what trains)
-            if terms[k] is not None: assert abs(float(terms[k]) - getattr(o, 'lambda' + ('1' if k == 'sc' else '2')) * float(learn.parts[k])) <= 1e-3 * (1 + abs(float(terms[k])))
+            if terms[k] is not None:
+                t = float(terms[k].detach())
+                assert abs(t - getattr(o, 'lambda' + ('1' if k == 'sc' else '2')) * float(torch.as_tensor(learn.parts[k]).detach())) <= 1e-3 * (1 + abs(t))
         g = {k: torch.autograd.grad(t, p.feats, retain_graph=True)[0].float() for k, t in terms.items() if t is not None}
-        row = dict(step=learn.step, **{f'{k}_loss': float(t) for k, t in terms.items() if t is not None},
+        row = dict(step=learn.step, **{f'{k}_loss': float(t.detach()) for k, t in terms.items() if t is not None},
                    **{f'g_{k}': float(x.norm()) for k, x in g.items()})
         if 'sc' in g and 'gc' in g: row['cos_sc_gc'] = float(F.cosine_similarity(g['sc'].flatten(), g['gc'].flatten(), dim=0))
         vv, yy = v.detach()[valid], y[valid]

@@ -143,7 +143,7 @@ def plot_magnitudes(ab:dict, tags=('sc', 'gc', 'sc+gc', 'gc-backprop')):
 
 # %% ../nbs/08_ablations.ipynb #f18dbee7
 PROBE_KEYS = [('g_cls', '‖∂L_cls/∂F‖'), ('g_sc', '‖∂λ1·L_sc/∂F‖'), ('g_gc', '‖∂λ2·L_gc/∂F‖'), ('cos_sc_gc', 'cos(SC, GC)'),
-              ('eta', 'η'), ('lag', 'centre lag'), ('within', 'within-class spread'), ('spread', 'within / between')]
+              ('eta', 'η'), ('drift', 'centre drift'), ('lag', 'centre lag'), ('within', 'within-class spread'), ('spread', 'within / between')]
 
 def gc_probe_stats(pr:dict)->dict:
     "λ2 -> {key: mean over the seeds' runs and their measured steps} of `bench/gc_probe.py`'s results, with the final val and test MaxBoxAcc per seed."
