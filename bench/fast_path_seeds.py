@@ -1,9 +1,9 @@
 """The tiny preset on the CPU's two paths, float32 and the fast path (bf16 autocast where the CPU computes bf16 natively),
-with three seeds each at the same thread count: does the fast path reach the same conclusion (the paired I2C - plain
-differences)? Trains what is missing under --runs (`python -m i2c_nb.cli --preset tiny --seed S [--no-amp] --threads T`,
-about 2.5 min a run on the fast path and 5 min on float32 on a 2-core machine), reads back what is there, and writes one JSON.
+with the same seeds at the same thread count: does the fast path reach the same conclusion (the paired I2C - plain
+differences, and the difference of those gains between the paths)? Trains what is missing under --runs (`python -m i2c_nb.cli --preset tiny --seed S [--no-amp] --threads T`,
+about 2 min a run on the fast path and 4 to 5 min on float32 on this project's 2-core machine), reads back what is there, and writes one JSON.
 
-    python bench/fast_path_seeds.py --runs runs/fast_path --out results/fast_path.json
+    python bench/fast_path_seeds.py --runs runs/fast_path5 --out results/fast_path.json --seeds 0,1,2,3,4 --threads 2
 """
 import argparse, json, os, subprocess, sys
 from pathlib import Path
@@ -50,6 +50,10 @@ def main():
         d = res['paths'][path]['paired']['MaxBoxAcc']
         print(f"{path}: I2C - plain MaxBoxAcc per seed {d['per_seed']}, mean {d['mean']:+.2f} ± {d['std']:.2f} (sample std), "
               f"95% t-interval [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]")
+    f, g = (res['paths'][q]['paired'] for q in ('fast', 'float32'))
+    res['fast_minus_float32'] = {k: summary(np.subtract(f[k]['per_seed'], g[k]['per_seed'])) for k in f}   # the gains' difference, paired by seed
+    d = res['fast_minus_float32']['MaxBoxAcc']
+    print(f"fast - float32, the I2C gain paired by seed: {d['mean']:+.2f}, 95% t-interval [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]")
     write_json(a.out, res)
 
 
