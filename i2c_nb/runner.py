@@ -22,9 +22,9 @@ from .train import train, KeepModel, CheckpointError, NonFiniteLoss, RUNTIME_KEY
 # %% auto #0
 __all__ = ['IGNORED', 'EPOCH_KEYS', 'METRICS', 'run_tag', 'make_task', 'run_dir', 'task_settings', 'task_config', 'same_run',
            'file_sha256', 'provenance', 'check_provenance', 'older_record', 'read_record', 'check_records',
-           'run_curves', 'task_record', 'train_task', 'run_task', 'set_threads', 'machine_info', 'run_tasks',
-           'record_line', 'ResultsFile', 'seed_list', 'pool_parser', 'check_pool_args', 'parse_pool_args', 'repo_dir',
-           'repo_results', 'repo_runs', 'metric', 'load_results', 'runs_of', 'mean_std', 'repo_relative',
+           'run_curves', 'task_record', 'train_task', 'run_task', 'set_threads', 'machine_info', 'held_sigint',
+           'run_tasks', 'record_line', 'ResultsFile', 'seed_list', 'pool_parser', 'check_pool_args', 'parse_pool_args',
+           'repo_dir', 'repo_results', 'repo_runs', 'metric', 'load_results', 'runs_of', 'mean_std', 'repo_relative',
            'command_line']
 
 # %% ../nbs/07f_runner.ipynb #d6a146aa
@@ -179,10 +179,23 @@ def machine_info(jobs:int, threads:int)->dict:
     return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                 jobs=jobs, threads_per_job=threads, torch=torch.__version__, python=platform.python_version(), code=code_version())
 
+@contextlib.contextmanager
+def held_sigint():
+    "Hold Ctrl-C (in the main thread) until the block ends, then raise it: a process start cut short leaves its child reading a half-written pipe, which prints a traceback."
+    import threading
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    got = []
+    old = signal.signal(signal.SIGINT, lambda *a: got.append(1))
+    try: yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got: raise KeyboardInterrupt
+
 def _submit(pool, task:dict, base:dict, runs, expect:dict|None)->Future:
-    "A finished task's record read back here, at once; an unfinished one trained in a fresh process of `pool`."
+    "A finished task's record read back here, at once; an unfinished one trained in a fresh process of `pool` (started with Ctrl-C held)."
     rec = read_record(task, base, runs, expect)
-    if rec is None: return pool.submit(run_task, task, base, str(runs), expect)
+    if rec is None:
+        with held_sigint(): return pool.submit(run_task, task, base, str(runs), expect)
     f = Future(); f.set_result(dict(rec, reused=True))
     return f
 

@@ -93,3 +93,26 @@ def test_ablate_meets_a_run_of_other_settings_and_ctrl_c(tmp_path):
     assert sorted(d.name for d in (tmp_path/'R2').iterdir()) == ['seed0']             # --seeds 0 --no-grid: seed 0 alone
     r = cli(*args, '--runs', tmp_path/'R2', cmd='i2c-ablate')                          # the same command finishes the table
     assert 'seed 0 plain' in r.stdout and 'read back' in r.stdout and 'seed 0 sc:' in r.stdout
+
+
+HELD = """
+import multiprocessing as mp, os, signal
+from concurrent.futures import ProcessPoolExecutor
+from i2c_nb.runner import held_sigint
+pool = ProcessPoolExecutor(1, mp_context=mp.get_context('spawn'))
+try:
+    with held_sigint():
+        os.kill(os.getpid(), signal.SIGINT)          # Ctrl-C arrives while the pool starts its process
+        f = pool.submit(abs, -3)
+    print('not raised')
+except KeyboardInterrupt:
+    print('raised after the start;', f.result(timeout=120))
+pool.shutdown()
+assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+"""
+
+
+def test_ctrl_c_during_a_process_start_waits_for_it():
+    "`run_tasks` starts pool processes with Ctrl-C held: the start completes (no child left reading a cut pipe), then Ctrl-C is raised."
+    r = subprocess.run([sys.executable, '-c', HELD], capture_output=True, text=True, env=ENV, timeout=180)
+    assert r.returncode == 0 and r.stdout.strip() == 'raised after the start; 3' and 'Traceback' not in r.stderr, (r.stdout, r.stderr)
