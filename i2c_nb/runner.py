@@ -4,7 +4,7 @@
 
 # %% ../nbs/07f_runner.ipynb #4544b823
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, os, platform, signal, sys, time
+import argparse, contextlib, dataclasses, json, os, platform, signal, sys, threading, time
 import multiprocessing as mp
 from concurrent.futures import Future, ProcessPoolExecutor, FIRST_COMPLETED, wait
 from pathlib import Path
@@ -182,7 +182,6 @@ def machine_info(jobs:int, threads:int)->dict:
 @contextlib.contextmanager
 def held_sigint():
     "Hold Ctrl-C (in the main thread) until the block ends, then raise it: a process start cut short leaves its child reading a half-written pipe, which prints a traceback."
-    import threading
     if threading.current_thread() is not threading.main_thread(): yield; return
     got = []
     old = signal.signal(signal.SIGINT, lambda *a: got.append(1))
